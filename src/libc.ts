@@ -1,0 +1,233 @@
+/**
+ * The one place tinyc binds libc through `Deno.dlopen`.
+ *
+ * Every entry carries its C signature. Calls are synchronous on the calling
+ * thread (never `nonblocking`, except `waitpid_async`): unshare, setns, capset,
+ * prctl and seccomp act on the calling thread only, and errno is thread-local,
+ * so it must be read right after the call on the same thread.
+ *
+ * Variadic functions (`syscall`, `prctl`, `fcntl`) are reached through the
+ * raw `syscall(2)` entry with integer/pointer arguments only, which is sound
+ * on x86_64 and aarch64 (glibc's `syscall` is written in assembly).
+ *
+ * @module
+ */
+
+import os from "node:os";
+
+const SYMBOLS = {
+  // int *__errno_location(void);
+  __errno_location: { parameters: [], result: "pointer" },
+  // char *strerror(int errnum);
+  strerror: { parameters: ["i32"], result: "pointer" },
+  // int unshare(int flags);
+  unshare: { parameters: ["i32"], result: "i32" },
+  // int setns(int fd, int nstype);
+  setns: { parameters: ["i32", "i32"], result: "i32" },
+  // int mount(const char *src, const char *target, const char *fstype, unsigned long flags, const void *data);
+  mount: {
+    parameters: ["buffer", "buffer", "buffer", "u64", "buffer"],
+    result: "i32",
+  },
+  // int umount2(const char *target, int flags);
+  umount2: { parameters: ["buffer", "i32"], result: "i32" },
+  // int chdir(const char *path);
+  chdir: { parameters: ["buffer"], result: "i32" },
+  // int fchdir(int fd);
+  fchdir: { parameters: ["i32"], result: "i32" },
+  // int chroot(const char *path);
+  chroot: { parameters: ["buffer"], result: "i32" },
+  // int sethostname(const char *name, size_t len);
+  sethostname: { parameters: ["buffer", "usize"], result: "i32" },
+  // int mknod(const char *path, mode_t mode, dev_t dev);
+  mknod: { parameters: ["buffer", "u32", "u64"], result: "i32" },
+  // int open(const char *path, int flags, mode_t mode);
+  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
+  // int close(int fd);
+  close: { parameters: ["i32"], result: "i32" },
+  // ssize_t read(int fd, void *buf, size_t count);
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  // ssize_t write(int fd, const void *buf, size_t count);
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  // int pipe2(int fds[2], int flags);
+  pipe2: { parameters: ["buffer", "i32"], result: "i32" },
+  // int dup2(int old, int new);
+  dup2: { parameters: ["i32", "i32"], result: "i32" },
+  // int execve(const char *path, char *const argv[], char *const envp[]);
+  execve: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
+  // int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+  //                 const posix_spawnattr_t *attr, char *const argv[], char *const envp[]);
+  posix_spawn: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
+    result: "i32",
+  },
+  // int posix_spawnattr_init(posix_spawnattr_t *attr);
+  posix_spawnattr_init: { parameters: ["buffer"], result: "i32" },
+  // int posix_spawnattr_destroy(posix_spawnattr_t *attr);
+  posix_spawnattr_destroy: { parameters: ["buffer"], result: "i32" },
+  // int posix_spawnattr_setflags(posix_spawnattr_t *attr, short flags);
+  posix_spawnattr_setflags: { parameters: ["buffer", "i16"], result: "i32" },
+  // int posix_spawnattr_setsigdefault(posix_spawnattr_t *attr, const sigset_t *set);
+  posix_spawnattr_setsigdefault: {
+    parameters: ["buffer", "buffer"],
+    result: "i32",
+  },
+  // int posix_spawnattr_setsigmask(posix_spawnattr_t *attr, const sigset_t *set);
+  posix_spawnattr_setsigmask: {
+    parameters: ["buffer", "buffer"],
+    result: "i32",
+  },
+  // int posix_spawn_file_actions_init(posix_spawn_file_actions_t *fa);
+  posix_spawn_file_actions_init: { parameters: ["buffer"], result: "i32" },
+  // int posix_spawn_file_actions_destroy(posix_spawn_file_actions_t *fa);
+  posix_spawn_file_actions_destroy: { parameters: ["buffer"], result: "i32" },
+  // int posix_spawn_file_actions_adddup2(posix_spawn_file_actions_t *fa, int fd, int newfd);
+  posix_spawn_file_actions_adddup2: {
+    parameters: ["buffer", "i32", "i32"],
+    result: "i32",
+  },
+  // int sigemptyset(sigset_t *set);
+  sigemptyset: { parameters: ["buffer"], result: "i32" },
+  // int sigfillset(sigset_t *set);
+  sigfillset: { parameters: ["buffer"], result: "i32" },
+  // pid_t waitpid(pid_t pid, int *wstatus, int options);
+  waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  // Same, on a pool thread, so the event loop keeps running (errno is lost).
+  waitpid_async: {
+    name: "waitpid",
+    parameters: ["i32", "buffer", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  // int kill(pid_t pid, int sig);
+  kill: { parameters: ["i32", "i32"], result: "i32" },
+  // pid_t getpid(void);
+  getpid: { parameters: [], result: "i32" },
+  // pid_t getppid(void);
+  getppid: { parameters: [], result: "i32" },
+  // uid_t getuid(void); uid_t geteuid(void); gid_t getgid(void); gid_t getegid(void);
+  getuid: { parameters: [], result: "u32" },
+  geteuid: { parameters: [], result: "u32" },
+  getgid: { parameters: [], result: "u32" },
+  getegid: { parameters: [], result: "u32" },
+  // pid_t setsid(void);
+  setsid: { parameters: [], result: "i32" },
+  // int setgroups(size_t size, const gid_t *list);
+  setgroups: { parameters: ["usize", "buffer"], result: "i32" },
+  // int setresuid(uid_t r, uid_t e, uid_t s); int setresgid(gid_t r, gid_t e, gid_t s);
+  setresuid: { parameters: ["u32", "u32", "u32"], result: "i32" },
+  setresgid: { parameters: ["u32", "u32", "u32"], result: "i32" },
+  // mode_t umask(mode_t mask);
+  umask: { parameters: ["u32"], result: "u32" },
+  // int socket(int domain, int type, int protocol);
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  // int bind(int fd, const struct sockaddr *addr, socklen_t len);
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  // ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *to, socklen_t tolen);
+  sendto: {
+    parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"],
+    result: "isize",
+  },
+  // ssize_t recv(int fd, void *buf, size_t len, int flags);
+  recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  // int setsockopt(int fd, int level, int name, const void *val, socklen_t len);
+  setsockopt: {
+    parameters: ["i32", "i32", "i32", "buffer", "u32"],
+    result: "i32",
+  },
+  // int if_nametoindex(const char *name) (returns unsigned; 0 on failure)
+  if_nametoindex: { parameters: ["buffer"], result: "u32" },
+  // long syscall(long nr, ...): pivot_root, capget/capset, prctl, seccomp, fcntl,
+  // ioctl, close_range and pidfd_open, with up to five integer/pointer arguments.
+  syscall: {
+    parameters: ["i64", "u64", "u64", "u64", "u64", "u64"],
+    result: "i64",
+  },
+} as const;
+
+let lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
+
+/** The bound libc symbols (opened on first use). */
+export function libc(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] {
+  lib ??= Deno.dlopen("libc.so.6", SYMBOLS);
+  return lib.symbols;
+}
+
+/** System call numbers for the calls glibc has no (non-variadic) wrapper for. */
+export const SYS: Readonly<Record<string, number>> = Deno.build.arch ===
+    "aarch64"
+  ? {
+    ioctl: 29,
+    fcntl: 25,
+    pivot_root: 41,
+    capget: 90,
+    capset: 91,
+    prctl: 167,
+    seccomp: 277,
+    pidfd_open: 434,
+    close_range: 436,
+  }
+  : {
+    ioctl: 16,
+    fcntl: 72,
+    pivot_root: 155,
+    capget: 125,
+    capset: 126,
+    prctl: 157,
+    seccomp: 317,
+    pidfd_open: 434,
+    close_range: 436,
+  };
+
+/** The calling thread's errno, to be read right after the failing call. */
+export function errno(): number {
+  const p = libc().__errno_location();
+  return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
+}
+
+const ERRNO_NAMES = new Map<number, string>(
+  Object.entries(os.constants.errno).map(([name, n]) => [n as number, name]),
+);
+
+/** `ENOENT` for 2, or `errno 999` when unknown. */
+export function errnoName(code: number): string {
+  return ERRNO_NAMES.get(code) ?? `errno ${code}`;
+}
+
+/** The C library's text for an errno value, lower-cased like runc/crun print it. */
+export function errnoText(code: number): string {
+  const p = libc().strerror(code);
+  const text = p === null
+    ? `errno ${code}`
+    : new Deno.UnsafePointerView(p).getCString();
+  return text.charAt(0).toLowerCase() + text.slice(1);
+}
+
+const encoder = new TextEncoder();
+
+/** A NUL-terminated copy of `s` to pass as `const char *`. */
+export function cstr(s: string): Uint8Array<ArrayBuffer> {
+  const bytes = encoder.encode(s);
+  const buf = new Uint8Array(bytes.length + 1);
+  buf.set(bytes);
+  return buf;
+}
+
+/** Address of a buffer as a number for `syscall` arguments (0n for null). */
+export function addr(buf: Uint8Array | BigUint64Array | null): bigint {
+  if (buf === null) return 0n;
+  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
+}
+
+/**
+ * A NULL-terminated `char *const[]` built from strings. The returned object
+ * keeps every string buffer alive for as long as the array is used.
+ */
+export function cstrArray(
+  items: readonly string[],
+): { ptrs: BigUint64Array<ArrayBuffer>; keep: Uint8Array[] } {
+  const keep = items.map(cstr);
+  const ptrs = new BigUint64Array(items.length + 1);
+  keep.forEach((b, i) => ptrs[i] = addr(b));
+  return { ptrs, keep };
+}

@@ -1,0 +1,139 @@
+/**
+ * Spawning, waiting for and signalling processes through libc.
+ *
+ * `fork()` is unusable in Deno (V8 marks its heap MADV_DONTFORK), so children
+ * are made with glibc's `posix_spawn`, whose child runs no JavaScript. That
+ * makes it safe right after `unshare` on the main thread: the child is born
+ * into the new namespaces.
+ *
+ * @module
+ */
+
+import { cstr, cstrArray, errno, errnoName, errnoText, libc } from "./libc.ts";
+import { SysError } from "./errors.ts";
+
+const POSIX_SPAWN_SETSIGDEF = 0x04;
+const POSIX_SPAWN_SETSIGMASK = 0x08;
+
+/** Options for {@link spawn}. */
+export interface SpawnOptions {
+  /** Child fd number -> parent fd to dup2 onto it. 0, 1, 2 are inherited unless listed. */
+  fds?: Array<[child: number, parent: number]>;
+}
+
+/**
+ * `posix_spawn` `path` with `argv` and `env` (KEY=VALUE), all signals reset to
+ * their defaults (Deno ignores SIGPIPE) and an empty signal mask.
+ * Returns the child's pid.
+ */
+export function spawn(
+  path: string,
+  argv: readonly string[],
+  env: readonly string[],
+  opts: SpawnOptions = {},
+): number {
+  const c = libc();
+  const attr = new Uint8Array(512);
+  const actions = new Uint8Array(256);
+  const sigs = new Uint8Array(128);
+  c.posix_spawnattr_init(attr);
+  c.posix_spawn_file_actions_init(actions);
+  try {
+    c.sigfillset(sigs);
+    c.posix_spawnattr_setsigdefault(attr, sigs);
+    c.sigemptyset(sigs);
+    c.posix_spawnattr_setsigmask(attr, sigs);
+    c.posix_spawnattr_setflags(
+      attr,
+      POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK,
+    );
+    for (const [child, parent] of opts.fds ?? []) {
+      c.posix_spawn_file_actions_adddup2(actions, parent, child);
+    }
+    const pid = new Int32Array(1);
+    const a = cstrArray(argv), e = cstrArray(env);
+    const rc = c.posix_spawn(
+      new Uint8Array(pid.buffer),
+      cstr(path),
+      actions,
+      attr,
+      new Uint8Array(a.ptrs.buffer),
+      new Uint8Array(e.ptrs.buffer),
+    );
+    if (rc !== 0) {
+      throw new SysError(
+        "posix_spawn",
+        `\`${path}\``,
+        rc,
+        errnoName(rc),
+        errnoText(rc),
+      );
+    }
+    return pid[0];
+  } finally {
+    c.posix_spawn_file_actions_destroy(actions);
+    c.posix_spawnattr_destroy(attr);
+  }
+}
+
+/** How a child ended. */
+export type ExitStatus = { code: number; signal?: undefined } | {
+  code?: undefined;
+  signal: number;
+};
+
+/** Decode a `wait` status word. */
+export function decodeWaitStatus(status: number): ExitStatus {
+  const sig = status & 0x7f;
+  if (sig === 0) return { code: (status >> 8) & 0xff };
+  return { signal: sig };
+}
+
+/** The shell convention for a status: the code, or 128+N for signal N. */
+export function statusToExitCode(s: ExitStatus): number {
+  return s.signal !== undefined ? 128 + s.signal : s.code;
+}
+
+/** Wait for `pid` without blocking the event loop. */
+export async function waitAsync(pid: number): Promise<ExitStatus> {
+  const st = new Int32Array(1);
+  for (;;) {
+    const r = await libc().waitpid_async(pid, new Uint8Array(st.buffer), 0);
+    if (r === pid) return decodeWaitStatus(st[0]);
+    // EINTR is the only retryable case; errno is unavailable on pool threads,
+    // so distinguish "no such child" by probing with kill(pid, 0).
+    if (libc().kill(pid, 0) !== 0) {
+      throw new SysError(
+        "waitpid",
+        `pid ${pid}`,
+        10,
+        "ECHILD",
+        "no child processes",
+      );
+    }
+  }
+}
+
+/** Wait for `pid`, blocking the calling thread. */
+export function waitSync(pid: number): ExitStatus {
+  const st = new Int32Array(1);
+  for (;;) {
+    const r = libc().waitpid(pid, new Uint8Array(st.buffer), 0);
+    if (r === pid) return decodeWaitStatus(st[0]);
+    const e = errno();
+    if (e !== 4 /* EINTR */) {
+      throw new SysError(
+        "waitpid",
+        `pid ${pid}`,
+        e,
+        errnoName(e),
+        errnoText(e),
+      );
+    }
+  }
+}
+
+/** `kill(pid, sig)`; returns false when the process is gone. */
+export function signal(pid: number, sig: number): boolean {
+  return libc().kill(pid, sig) === 0;
+}
