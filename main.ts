@@ -1,0 +1,36 @@
+#!/usr/bin/env -S deno run -A --quiet
+/**
+ * tinyc: a small Linux container runtime.
+ *
+ * `tinyc run [OPTIONS] --root DIR [-- CMD...]`, `tinyc rootfs ...`,
+ * `tinyc start`. The launcher re-executes this file as `tinyc __init`, the
+ * container's init; that path imports only what the init needs.
+ *
+ * @module
+ */
+
+const USAGE = `Usage: tinyc COMMAND [ARGS...]
+
+Commands:
+  run [OPTIONS] --root DIR [-- CMD [ARGS...]]   run a command in a new container
+  rootfs [DIR]                                  build a busybox rootfs (default ./bb_root)
+  rootfs add DIR BINARY...                      copy host binaries and their libraries into DIR
+  start [OPTIONS]                               build ./bb_root if missing, run /bin/sh in it
+
+Run 'tinyc COMMAND --help' for more on a command.
+Exit status: 125 tinyc failed, 126 command cannot be invoked, 127 command not
+found, otherwise the container's status (128+N when killed by signal N).`;
+
+async function main(args: string[]): Promise<number> {
+  const [cmd, ...rest] = args;
+  if (cmd === "__init") {
+    const { initMain } = await import("./src/init.ts");
+    initMain();
+  }
+  const { runCli } = await import("./src/main_cli.ts");
+  return await runCli(cmd, rest, USAGE);
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

@@ -1,0 +1,123 @@
+/**
+ * The container's init: the launcher re-executes tinyc as `__init`, born as
+ * PID 1 in the new namespaces. It waits for the launcher's go (the config),
+ * builds the container's world on its main thread with synchronous calls
+ * only, and then `execve`s the user's command in its place, so no Deno process
+ * remains inside the container.
+ *
+ * The sequence, in order:
+ *   1. cgroup namespace (after the launcher moved us into the container's cgroup)
+ *   2. mounts: rootfs, /proc, /dev, /sys, volumes; pivot_root; read-only root
+ *   3. hostname, loopback up
+ *   4. working directory, command lookup
+ *   5. user, capabilities, no_new_privs, seccomp (per-thread: right before exec)
+ *   6. execve
+ *
+ * @module
+ */
+
+import { LinuxSys, CLONE } from "./sys.ts";
+import { libc, SYS } from "./libc.ts";
+import { applyMounts, type DeviceMode, planMounts } from "./mounts.ts";
+import { secureJoin } from "./paths.ts";
+import { type Spec, DEFAULT_PATH, envGet, hasNamespace } from "./spec.ts";
+import { execve, resolveCommand } from "./command.ts";
+import { bringUpLoopback } from "./netdev.ts";
+import { ExitCode, TinycError } from "./errors.ts";
+import { type InitFailure, receiveMessage, sendMessage } from "./sync.ts";
+
+/** What the launcher sends the init. */
+export interface InitConfig {
+  spec: Spec;
+  /** How to create device nodes: mknod (root) or bind from the host (rootless). */
+  devices: DeviceMode;
+}
+
+/** fd on which the init receives its config. */
+export const CONFIG_FD = 3;
+/** fd on which the init reports a failure; closed by a successful exec. */
+export const REPORT_FD = 4;
+
+const PR_SET_PDEATHSIG = 1;
+const SIGKILL = 9;
+const CLOSE_RANGE_CLOEXEC = 4;
+
+function prctl(option: number, arg: number): void {
+  libc().syscall(BigInt(SYS.prctl), BigInt(option), BigInt(arg), 0n, 0n, 0n);
+}
+
+/** Entry point of `tinyc __init`. Never returns. */
+export function initMain(): never {
+  // Die with the launcher. Set before reading: if the launcher is already
+  // gone, the read below sees EOF.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  let cfg: InitConfig | null;
+  try {
+    cfg = receiveMessage<InitConfig>(CONFIG_FD);
+  } catch {
+    cfg = null;
+  }
+  if (cfg === null) Deno.exit(ExitCode.Failed);
+  try {
+    startContainer(cfg);
+  } catch (err) {
+    const failure: InitFailure = {
+      code: err instanceof TinycError ? err.exitCode : ExitCode.Failed,
+      message: err instanceof Error ? err.message : String(err),
+    };
+    try {
+      sendMessage(REPORT_FD, failure);
+    } catch {
+      // The launcher is gone; nobody to tell.
+    }
+    Deno.exit(failure.code);
+  }
+}
+
+function startContainer(cfg: InitConfig): never {
+  const { spec } = cfg;
+  const sys = new LinuxSys();
+  // 1. cgroup namespace: our cgroup (set by the launcher) becomes its root.
+  if (hasNamespace(spec, "cgroup")) sys.unshare(CLONE.CLONE_NEWCGROUP);
+
+  // 2. mounts
+  applyMounts(sys, planMounts(spec, cfg.devices), (root, dest) =>
+    secureJoin(root, dest));
+
+  // 3. hostname, loopback
+  if (hasNamespace(spec, "uts")) sys.sethostname(spec.hostname);
+  if (hasNamespace(spec, "network")) bringUpLoopback();
+
+  // 4. working directory and command
+  const cwd = spec.process.cwd || "/";
+  if (sys.kind(cwd) === "none") {
+    try {
+      sys.mkdirAll(cwd);
+    } catch (e) {
+      throw new TinycError(`workdir ${cwd}: ${(e as Error).message}`);
+    }
+  }
+  if (sys.kind(cwd) !== "dir") {
+    throw new TinycError(`workdir ${cwd}: not a directory`);
+  }
+  sys.chdir(cwd);
+  const env = spec.process.env;
+  const path = resolveCommand(
+    spec.process.args[0],
+    envGet(env, "PATH") ?? DEFAULT_PATH,
+    (p) => sys.kind(p),
+  );
+
+  // 5. Nothing but stdio (and the report pipe until exec) may reach the command.
+  libc().syscall(
+    BigInt(SYS.close_range),
+    3n,
+    0xffffffffn,
+    BigInt(CLOSE_RANGE_CLOEXEC),
+    0n,
+    0n,
+  );
+
+  // 6. exec
+  return execve(path, spec.process.args, env);
+}

@@ -1,0 +1,213 @@
+/**
+ * The launcher: runs one container from a {@link Spec} and returns its exit
+ * status. Reads top to bottom as the host-side sequence (see src/sync.ts for
+ * the ladder with the init):
+ *
+ *   1. namespaces: save ours, unshare on the main thread
+ *   2. spawn the init (re-executed tinyc), born into the new namespaces
+ *   3. setns back: the launcher is a normal host process again
+ *   4. host-side setup while the init boots: cgroup, network
+ *   5. go: send the config; wait for the exec report
+ *   6. forward signals, wait for the container
+ *   7. clean up, newest first
+ *
+ * @module
+ */
+
+import { CLONE, LinuxSys, type Sys } from "./sys.ts";
+import { type Spec } from "./spec.ts";
+import { pipe, receiveMessage, sendMessage, type InitFailure } from "./sync.ts";
+import { signal, spawn, statusToExitCode, waitAsync } from "./process.ts";
+import { CONFIG_FD, type InitConfig, REPORT_FD } from "./init.ts";
+import { TinycError } from "./errors.ts";
+
+/** Namespaces the launcher unshares (the cgroup ns is the init's own). */
+const NS_TABLE: Array<
+  { type: Spec["linux"]["namespaces"][number]["type"]; flag: number; file: string }
+> = [
+  { type: "mount", flag: CLONE.CLONE_NEWNS, file: "mnt" },
+  { type: "uts", flag: CLONE.CLONE_NEWUTS, file: "uts" },
+  { type: "ipc", flag: CLONE.CLONE_NEWIPC, file: "ipc" },
+  { type: "network", flag: CLONE.CLONE_NEWNET, file: "net" },
+  { type: "pid", flag: CLONE.CLONE_NEWPID, file: "pid_for_children" },
+];
+
+/** The namespaces to unshare for `spec`, as flags and the files to save. */
+export function planNamespaces(
+  spec: Spec,
+): { flags: number; files: string[] } {
+  let flags = 0;
+  const files: string[] = [];
+  for (const ns of NS_TABLE) {
+    if (spec.linux.namespaces.some((n) => n.type === ns.type && !n.path)) {
+      flags |= ns.flag;
+      files.push(ns.file);
+    }
+  }
+  return { flags, files };
+}
+
+/** The argv that re-executes tinyc as the container's init. */
+export function initArgv(): string[] {
+  if (Deno.build.standalone) return [Deno.execPath(), "__init"];
+  const main = new URL("../main.ts", import.meta.url).pathname;
+  return [Deno.execPath(), "run", "-A", "--no-config", "--quiet", main, "__init"];
+}
+
+/**
+ * Spawn `argv` as PID 1 of new namespaces (`flags`) and return to ours.
+ * The caller's thread must be the main thread, and nothing async may run
+ * between unshare and setns: other threads never see the new namespaces,
+ * and after CLONE_NEWPID no thread can be created until we are back.
+ */
+export function spawnInNamespaces(
+  sys: Sys,
+  ns: { flags: number; files: string[] },
+  argv: string[],
+  fds: Array<[number, number]>,
+): number {
+  const cwd = Deno.cwd();
+  const saved = ns.files.map((f) => ({
+    f,
+    fd: sys.openNs(`/proc/thread-self/ns/${f}`),
+  }));
+  try {
+    sys.unshare(ns.flags);
+    try {
+      return spawn(argv[0], argv, envList(), { fds });
+    } finally {
+      // setns(mnt) also resets root and cwd to the namespace's: go back.
+      for (const { f, fd } of saved) sys.setns(fd, 0, `${f} (back to the host's)`);
+      sys.chdir(cwd);
+    }
+  } finally {
+    for (const { fd } of saved) sys.close(fd);
+  }
+}
+
+function envList(): string[] {
+  return Object.entries(Deno.env.toObject()).map(([k, v]) => `${k}=${v}`);
+}
+
+/** A cleanup step, run newest first when the container ends. */
+export type Cleanup = () => void | Promise<void>;
+
+/** Extra host-side setup steps, run after the init exists and before go. */
+export interface HostSetup {
+  /** Set up for init `pid`; returns its cleanup. */
+  (pid: number, cfg: InitConfig): Cleanup | void | Promise<Cleanup | void>;
+}
+
+/** Options of {@link runContainer}. */
+export interface LaunchOptions {
+  spec: Spec;
+  /** Host-side steps (cgroups, network), in order. */
+  setup?: HostSetup[];
+  /** Called with the exit status to explain it (e.g. OOM); returns a line or nothing. */
+  explain?: Array<(status: number) => string | undefined>;
+  /** Where to print explanations (default: stderr). */
+  warn?: (line: string) => void;
+}
+
+const FORWARDED: Deno.Signal[] = [
+  "SIGINT",
+  "SIGTERM",
+  "SIGHUP",
+  "SIGQUIT",
+  "SIGUSR1",
+  "SIGUSR2",
+  "SIGWINCH",
+];
+
+/** Run the container described by `opts.spec`; resolves to its exit status. */
+export async function runContainer(opts: LaunchOptions): Promise<number> {
+  const { spec } = opts;
+  const sys = new LinuxSys();
+  const cleanups: Cleanup[] = [];
+  const [cfgRead, cfgWrite] = pipe();
+  const [repRead, repWrite] = pipe();
+  const open = new Set([cfgRead, cfgWrite, repRead, repWrite]);
+  const close = (fd: number) => {
+    if (open.delete(fd)) sys.close(fd);
+  };
+  let pid = 0;
+  let exited = false;
+  try {
+    // 1-3. namespaces and the init
+    pid = spawnInNamespaces(sys, planNamespaces(spec), initArgv(), [
+      [CONFIG_FD, cfgRead],
+      [REPORT_FD, repWrite],
+    ]);
+    close(cfgRead);
+    close(repWrite);
+    cleanups.push(() => {
+      if (!exited) {
+        signal(pid, 9);
+      }
+    });
+
+    // 4. host-side setup while the init boots
+    const cfg: InitConfig = { spec, devices: "mknod" };
+    for (const step of opts.setup ?? []) {
+      const undo = await step(pid, cfg);
+      if (undo) cleanups.push(undo);
+    }
+
+    // 5. go, then the init's verdict: EOF means the exec succeeded.
+    sendMessage(cfgWrite, cfg);
+    close(cfgWrite);
+    const failure = receiveMessage<InitFailure>(repRead);
+    close(repRead);
+    if (failure) {
+      await waitAsync(pid).catch(() => undefined);
+      exited = true;
+      throw new TinycError(failure.message, failure.code);
+    }
+
+    // 6. the container runs: forward signals, wait.
+    const forward = new Map<Deno.Signal, () => void>();
+    for (const s of FORWARDED) {
+      const h = () => {
+        signal(pid, SIGNALS[s]);
+      };
+      forward.set(s, h);
+      Deno.addSignalListener(s, h);
+    }
+    let status;
+    try {
+      status = await waitAsync(pid);
+    } finally {
+      for (const [s, h] of forward) Deno.removeSignalListener(s, h);
+    }
+    exited = true;
+    const code = statusToExitCode(status);
+    for (const explain of opts.explain ?? []) {
+      const line = explain(code);
+      if (line) (opts.warn ?? ((l) => console.error(l)))(line);
+    }
+    return code;
+  } finally {
+    // 7. cleanup, newest first; the first error wins but all steps run.
+    let first: unknown;
+    for (const undo of cleanups.reverse()) {
+      try {
+        await undo();
+      } catch (e) {
+        first ??= e;
+      }
+    }
+    for (const fd of [...open]) close(fd);
+    if (!exited && pid > 0) await waitAsync(pid).catch(() => undefined);
+    if (first) throw first;
+  }
+}
+
+const SIGNALS: Record<string, number> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGUSR1: 10,
+  SIGUSR2: 12,
+  SIGTERM: 15,
+  SIGWINCH: 28,
+};

@@ -1,0 +1,50 @@
+/**
+ * Interface flags through ioctl, for the one thing the init does itself:
+ * a fresh network namespace has `lo` down; bring it up.
+ *
+ * @module
+ */
+
+import { addr, cstr, errno, errnoName, errnoText, libc, SYS } from "./libc.ts";
+import { SysError } from "./errors.ts";
+
+const AF_INET = 2;
+const SOCK_DGRAM = 2;
+const SOCK_CLOEXEC = 0o2000000;
+const SIOCGIFFLAGS = 0x8913;
+const SIOCSIFFLAGS = 0x8914;
+const IFF_UP = 0x1;
+/** sizeof(struct ifreq) on 64-bit Linux. */
+const IFREQ_SIZE = 40;
+
+function ioctl(fd: number, req: number, buf: Uint8Array, name: string): void {
+  const r = libc().syscall(BigInt(SYS.ioctl), BigInt(fd), BigInt(req), addr(buf), 0n, 0n);
+  if (r !== 0n) {
+    const e = errno();
+    throw new SysError("ioctl", `${name} 0x${req.toString(16)}`, e, errnoName(e), errnoText(e));
+  }
+}
+
+/** Set IFF_UP on interface `name` in the calling thread's network namespace. */
+export function setLinkUp(name: string): void {
+  const fd = libc().socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    const e = errno();
+    throw new SysError("socket", "AF_INET", e, errnoName(e), errnoText(e));
+  }
+  try {
+    const ifr = new Uint8Array(IFREQ_SIZE);
+    ifr.set(cstr(name).subarray(0, 15));
+    ioctl(fd, SIOCGIFFLAGS, ifr, name);
+    const view = new DataView(ifr.buffer);
+    view.setInt16(16, view.getInt16(16, true) | IFF_UP, true);
+    ioctl(fd, SIOCSIFFLAGS, ifr, name);
+  } finally {
+    libc().close(fd);
+  }
+}
+
+/** Bring `lo` up. */
+export function bringUpLoopback(): void {
+  setLinkUp("lo");
+}

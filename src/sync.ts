@@ -1,0 +1,103 @@
+/**
+ * The launcher <-> init synchronisation protocol, over two pipes.
+ *
+ * ```text
+ *   launcher                                   init (PID 1, new namespaces)
+ *   --------                                   ----------------------------
+ *   pipe2(cfg), pipe2(report)  (O_CLOEXEC)
+ *   unshare(mnt|uts|ipc|net|pid)
+ *   posix_spawn(deno ... __init)  ---------->  (Deno boots; fd 3 = cfg, fd 4 = report)
+ *   setns back to the saved namespaces         prctl(PDEATHSIG, SIGKILL)
+ *   cgroup: create, add init pid               read(fd 3) ... blocks
+ *   network: veth into init's netns
+ *   write(cfg, {spec, ...})  ----------------> unshare(cgroup), mounts, pivot_root,
+ *   close(cfg)                                 hostname, lo up, cwd, user, caps,
+ *   read(report) ... blocks                    no_new_privs, seccomp
+ *                                              execve(cmd)   (fd 4 is CLOEXEC)
+ *   EOF: exec succeeded  <-------------------  or write(fd 4, {code, message}); exit
+ *   forward signals, waitpid(init)
+ *   cleanup: cgroup, network, leases
+ * ```
+ *
+ * Messages are a 4-byte little-endian length followed by that much JSON.
+ * If the launcher dies before writing, the init reads EOF and exits; after
+ * that, PDEATHSIG kills the container's PID 1 and with it the PID namespace.
+ *
+ * @module
+ */
+
+import { errno, errnoName, errnoText, libc } from "./libc.ts";
+import { SysError } from "./errors.ts";
+
+/** Create a pipe with O_CLOEXEC; returns [read, write]. */
+export function pipe(): [number, number] {
+  const fds = new Int32Array(2);
+  const O_CLOEXEC = 0o2000000;
+  if (libc().pipe2(new Uint8Array(fds.buffer), O_CLOEXEC) !== 0) {
+    const e = errno();
+    throw new SysError("pipe2", "", e, errnoName(e), errnoText(e));
+  }
+  return [fds[0], fds[1]];
+}
+
+function writeAll(fd: number, bytes: Uint8Array<ArrayBuffer>): void {
+  let off = 0;
+  while (off < bytes.length) {
+    const chunk = bytes.subarray(off);
+    const n = Number(libc().write(fd, chunk, BigInt(chunk.length)));
+    if (n < 0) {
+      const e = errno();
+      if (e === 4) continue; // EINTR
+      throw new SysError("write", `fd ${fd}`, e, errnoName(e), errnoText(e));
+    }
+    off += n;
+  }
+}
+
+/** Read exactly `n` bytes, or null at EOF before any byte. */
+function readExact(fd: number, n: number): Uint8Array<ArrayBuffer> | null {
+  const buf = new Uint8Array(n);
+  let off = 0;
+  while (off < n) {
+    const chunk = buf.subarray(off);
+    const r = Number(libc().read(fd, chunk, BigInt(chunk.length)));
+    if (r < 0) {
+      const e = errno();
+      if (e === 4) continue;
+      throw new SysError("read", `fd ${fd}`, e, errnoName(e), errnoText(e));
+    }
+    if (r === 0) {
+      if (off === 0) return null;
+      throw new Error(`read fd ${fd}: unexpected end of message`);
+    }
+    off += r;
+  }
+  return buf;
+}
+
+/** Send one JSON message. */
+export function sendMessage(fd: number, value: unknown): void {
+  const body = new TextEncoder().encode(JSON.stringify(value));
+  const msg = new Uint8Array(4 + body.length);
+  new DataView(msg.buffer).setUint32(0, body.length, true);
+  msg.set(body, 4);
+  writeAll(fd, msg);
+}
+
+/** Receive one JSON message; null when the other side closed the pipe. */
+export function receiveMessage<T>(fd: number): T | null {
+  const head = readExact(fd, 4);
+  if (head === null) return null;
+  const len = new DataView(head.buffer).getUint32(0, true);
+  const body = readExact(fd, len);
+  if (body === null) throw new Error(`read fd ${fd}: unexpected end of message`);
+  return JSON.parse(new TextDecoder().decode(body)) as T;
+}
+
+/** What the init reports when it cannot start the command. */
+export interface InitFailure {
+  /** Exit code for the CLI (125, 126 or 127). */
+  code: number;
+  /** One line for the user. */
+  message: string;
+}
