@@ -13,8 +13,6 @@
  * @module
  */
 
-import os from "node:os";
-
 const SYMBOLS = {
   // int *__errno_location(void);
   __errno_location: { parameters: [], result: "pointer" },
@@ -145,12 +143,29 @@ const SYMBOLS = {
   },
 } as const;
 
-let lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
+type Symbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
-/** The bound libc symbols (opened on first use). */
-export function libc(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] {
-  lib ??= Deno.dlopen("libc.so.6", SYMBOLS);
-  return lib.symbols;
+/**
+ * Symbols are bound one by one on first use: binding all of them up front
+ * costs ~10 ms of start-up (each gets a compiled trampoline), and the init,
+ * on the path from launch to the user's command, needs only a few.
+ */
+const bound: Partial<Record<keyof typeof SYMBOLS, unknown>> = {};
+const symbols = new Proxy({} as Symbols, {
+  get(_target, prop: string) {
+    const name = prop as keyof typeof SYMBOLS;
+    if (!(name in bound)) {
+      const def = SYMBOLS[name];
+      if (def === undefined) throw new Error(`libc: no symbol ${prop} bound`);
+      bound[name] = Deno.dlopen("libc.so.6", { [name]: def }).symbols[name];
+    }
+    return bound[name];
+  },
+});
+
+/** The bound libc symbols (each opened on first use). */
+export function libc(): Symbols {
+  return symbols;
 }
 
 /** System call numbers for the calls glibc has no (non-variadic) wrapper for. */
@@ -185,9 +200,34 @@ export function errno(): number {
   return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
 }
 
+// Linux errno numbers (asm-generic, shared by x86_64 and aarch64). Kept
+// here rather than read from node:os, whose import costs ~6 ms at start-up.
 const ERRNO_NAMES = new Map<number, string>(
-  Object.entries(os.constants.errno).map(([name, n]) => [n as number, name]),
+  [
+    "EPERM ENOENT ESRCH EINTR EIO ENXIO E2BIG ENOEXEC EBADF ECHILD EAGAIN",
+    "ENOMEM EACCES EFAULT ENOTBLK EBUSY EEXIST EXDEV ENODEV ENOTDIR EISDIR",
+    "EINVAL ENFILE EMFILE ENOTTY ETXTBSY EFBIG ENOSPC ESPIPE EROFS EMLINK",
+    "EPIPE EDOM ERANGE EDEADLK ENAMETOOLONG ENOLCK ENOSYS ENOTEMPTY ELOOP",
+  ].join(" ").split(" ").map((name, i) => [i + 1, name]),
 );
+for (
+  const [n, name] of [
+    [61, "ENODATA"],
+    [75, "EOVERFLOW"],
+    [95, "EOPNOTSUPP"],
+    [97, "EAFNOSUPPORT"],
+    [98, "EADDRINUSE"],
+    [99, "EADDRNOTAVAIL"],
+    [100, "ENETDOWN"],
+    [101, "ENETUNREACH"],
+    [104, "ECONNRESET"],
+    [105, "ENOBUFS"],
+    [110, "ETIMEDOUT"],
+    [111, "ECONNREFUSED"],
+    [113, "EHOSTUNREACH"],
+    [122, "EDQUOT"],
+  ] as const
+) ERRNO_NAMES.set(n, name);
 
 /** `ENOENT` for 2, or `errno 999` when unknown. */
 export function errnoName(code: number): string {

@@ -1,0 +1,112 @@
+import assert from "node:assert/strict";
+import { applyMounts, parseMountOptions, planMounts } from "./mounts.ts";
+import { MS } from "./sys.ts";
+import { RecordingSys } from "./sys_fake.ts";
+import { parseRunArgs, specFromOptions } from "./cli.ts";
+import { SysError } from "./errors.ts";
+import { planNamespaces } from "./launcher.ts";
+
+function spec(root = "/r", extra: string[] = []) {
+  return specFromOptions(parseRunArgs(["--root", root, ...extra]), {
+    rootPath: root,
+    stdinIsTerminal: false,
+  });
+}
+const join = (root: string, dest: string) => root + dest;
+
+Deno.test("mount options: flags and data", () => {
+  assert.deepEqual(parseMountOptions(["nosuid", "noexec", "mode=755", "ro"]), {
+    flags: MS.MS_NOSUID | MS.MS_NOEXEC | MS.MS_RDONLY,
+    data: "mode=755",
+  });
+  assert.deepEqual(parseMountOptions(["rbind", "rw", "rprivate"]), {
+    flags: MS.MS_BIND | MS.MS_REC,
+    data: "",
+  });
+  assert.deepEqual(parseMountOptions(["ro", "rw"]).flags, 0);
+});
+
+Deno.test("mount plan: private /, rootfs bind, /proc, /dev with nodes, /sys ro, pivot", () => {
+  const ops = planMounts(spec());
+  assert.deepEqual(ops[0], { op: "make-private" });
+  assert.deepEqual(ops[1], { op: "bind-root", root: "/r" });
+  const kinds = ops.map((o) => o.op + ("dest" in o ? " " + o.dest : ""));
+  // Device nodes sit on /dev's tmpfs, before devpts is mounted on /dev/pts.
+  assert.ok(kinds.indexOf("mknod /dev/null") > kinds.indexOf("mount /dev"));
+  assert.ok(kinds.indexOf("mknod /dev/tty") < kinds.indexOf("mount /dev/pts"));
+  assert.equal(ops.at(-1)!.op, "pivot");
+  const sys = ops.find((o) => o.op === "mount" && o.dest === "/sys");
+  assert.ok(sys && sys.op === "mount" && (sys.flags & MS.MS_RDONLY) !== 0);
+});
+
+Deno.test("mount plan: read-only root remounts / after the pivot", () => {
+  const s = spec();
+  s.root.readonly = true;
+  assert.equal(planMounts(s).at(-1)!.op, "readonly-root");
+});
+
+Deno.test("apply: the exact syscall sequence on the fake", () => {
+  const sys = new RecordingSys();
+  applyMounts(sys, planMounts(spec()), join);
+  const c = sys.calls;
+  assert.equal(c[0], "mount none / - MS_REC|MS_PRIVATE");
+  assert.equal(c[1], "mount /r /r - MS_BIND|MS_REC");
+  assert.ok(c.includes("mount proc /r/proc proc MS_NOSUID|MS_NODEV|MS_NOEXEC"));
+  assert.ok(c.includes("mknod /r/dev/null 020666 1:3"));
+  assert.ok(c.includes("symlink /r/dev/ptmx -> pts/ptmx"));
+  assert.deepEqual(c.slice(-4), [
+    "chdir /r",
+    "pivot_root . .",
+    "umount . 2",
+    "chdir /",
+  ]);
+});
+
+Deno.test("apply: bind mounts make a file or directory target and remount read-only", () => {
+  const sys = new RecordingSys();
+  sys.files.set("/host/file", "file");
+  sys.files.set("/host/dir", "dir");
+  applyMounts(sys, [
+    { op: "bind-root", root: "/r" },
+    {
+      op: "bind",
+      dest: "/f",
+      source: "/host/file",
+      flags: MS.MS_BIND,
+      readonly: true,
+    },
+    {
+      op: "bind",
+      dest: "/d",
+      source: "/host/dir",
+      flags: MS.MS_BIND | MS.MS_REC,
+      readonly: false,
+    },
+  ], join);
+  assert.deepEqual(sys.calls.slice(1), [
+    "mkdir /r",
+    "touch /r/f",
+    "mount /host/file /r/f - MS_BIND",
+    "mount none /r/f - MS_RDONLY|MS_REMOUNT|MS_BIND",
+    "mkdir /r/d",
+    "mount /host/dir /r/d - MS_BIND|MS_REC",
+  ]);
+});
+
+Deno.test("apply: a failing mount stops the sequence with the syscall error", () => {
+  const sys = new RecordingSys();
+  sys.failOn = [{ prefix: "mount proc", code: "EPERM" }];
+  assert.throws(
+    () => applyMounts(sys, planMounts(spec()), join),
+    (e: unknown) => e instanceof SysError && e.code === "EPERM",
+  );
+  assert.ok(!sys.calls.some((c) => c.startsWith("pivot_root")));
+});
+
+Deno.test("namespaces: the launcher unshares all but cgroup (the init's own)", () => {
+  const ns = planNamespaces(spec());
+  assert.deepEqual(ns.files, ["mnt", "uts", "ipc", "net", "pid_for_children"]);
+  const s = spec();
+  s.linux.namespaces = s.linux.namespaces.filter((n) => n.type !== "network");
+  assert.ok(!planNamespaces(s).files.includes("net"));
+});
