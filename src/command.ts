@@ -33,7 +33,10 @@ export function resolveCommand(
       );
     }
     if (kind === "dir") {
-      throw new TinycError(`exec ${arg0}: is a directory`, ExitCode.CannotInvoke);
+      throw new TinycError(
+        `exec ${arg0}: is a directory`,
+        ExitCode.CannotInvoke,
+      );
     }
     return arg0;
   }

@@ -16,11 +16,11 @@
  * @module
  */
 
-import { LinuxSys, CLONE } from "./sys.ts";
+import { CLONE, LinuxSys } from "./sys.ts";
 import { libc, SYS } from "./libc.ts";
 import { applyMounts, type DeviceMode, planMounts } from "./mounts.ts";
 import { secureJoin } from "./paths.ts";
-import { type Spec, DEFAULT_PATH, envGet, hasNamespace } from "./spec.ts";
+import { DEFAULT_PATH, envGet, hasNamespace, type Spec } from "./spec.ts";
 import { execve, resolveCommand } from "./command.ts";
 import { bringUpLoopback } from "./netdev.ts";
 import { ExitCode, TinycError } from "./errors.ts";
@@ -81,8 +81,11 @@ function startContainer(cfg: InitConfig): never {
   if (hasNamespace(spec, "cgroup")) sys.unshare(CLONE.CLONE_NEWCGROUP);
 
   // 2. mounts
-  applyMounts(sys, planMounts(spec, cfg.devices), (root, dest) =>
-    secureJoin(root, dest));
+  applyMounts(
+    sys,
+    planMounts(spec, cfg.devices),
+    (root, dest) => secureJoin(root, dest),
+  );
 
   // 3. hostname, loopback
   if (hasNamespace(spec, "uts")) sys.sethostname(spec.hostname);

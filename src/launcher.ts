@@ -16,14 +16,18 @@
 
 import { CLONE, LinuxSys, type Sys } from "./sys.ts";
 import { type Spec } from "./spec.ts";
-import { pipe, receiveMessage, sendMessage, type InitFailure } from "./sync.ts";
+import { type InitFailure, pipe, receiveMessage, sendMessage } from "./sync.ts";
 import { signal, spawn, statusToExitCode, waitAsync } from "./process.ts";
 import { CONFIG_FD, type InitConfig, REPORT_FD } from "./init.ts";
 import { TinycError } from "./errors.ts";
 
 /** Namespaces the launcher unshares (the cgroup ns is the init's own). */
 const NS_TABLE: Array<
-  { type: Spec["linux"]["namespaces"][number]["type"]; flag: number; file: string }
+  {
+    type: Spec["linux"]["namespaces"][number]["type"];
+    flag: number;
+    file: string;
+  }
 > = [
   { type: "mount", flag: CLONE.CLONE_NEWNS, file: "mnt" },
   { type: "uts", flag: CLONE.CLONE_NEWUTS, file: "uts" },
@@ -51,7 +55,15 @@ export function planNamespaces(
 export function initArgv(): string[] {
   if (Deno.build.standalone) return [Deno.execPath(), "__init"];
   const main = new URL("../main.ts", import.meta.url).pathname;
-  return [Deno.execPath(), "run", "-A", "--no-config", "--quiet", main, "__init"];
+  return [
+    Deno.execPath(),
+    "run",
+    "-A",
+    "--no-config",
+    "--quiet",
+    main,
+    "__init",
+  ];
 }
 
 /**
@@ -77,7 +89,9 @@ export function spawnInNamespaces(
       return spawn(argv[0], argv, envList(), { fds });
     } finally {
       // setns(mnt) also resets root and cwd to the namespace's: go back.
-      for (const { f, fd } of saved) sys.setns(fd, 0, `${f} (back to the host's)`);
+      for (const { f, fd } of saved) {
+        sys.setns(fd, 0, `${f} (back to the host's)`);
+      }
       sys.chdir(cwd);
     }
   } finally {

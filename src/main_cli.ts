@@ -81,7 +81,9 @@ export function resolveRootfs(root: string): string {
     throw new TinycError(`rootfs ${root}: not a directory`);
   }
   if (real === "/") {
-    throw new TinycError(`rootfs ${root}: refusing to use the host's / as a rootfs`);
+    throw new TinycError(
+      `rootfs ${root}: refusing to use the host's / as a rootfs`,
+    );
   }
   return real;
 }

@@ -18,10 +18,23 @@ const IFF_UP = 0x1;
 const IFREQ_SIZE = 40;
 
 function ioctl(fd: number, req: number, buf: Uint8Array, name: string): void {
-  const r = libc().syscall(BigInt(SYS.ioctl), BigInt(fd), BigInt(req), addr(buf), 0n, 0n);
+  const r = libc().syscall(
+    BigInt(SYS.ioctl),
+    BigInt(fd),
+    BigInt(req),
+    addr(buf),
+    0n,
+    0n,
+  );
   if (r !== 0n) {
     const e = errno();
-    throw new SysError("ioctl", `${name} 0x${req.toString(16)}`, e, errnoName(e), errnoText(e));
+    throw new SysError(
+      "ioctl",
+      `${name} 0x${req.toString(16)}`,
+      e,
+      errnoName(e),
+      errnoText(e),
+    );
   }
 }
 

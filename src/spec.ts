@@ -58,7 +58,9 @@ export interface SeccompSpec {
     names: string[];
     action: string;
     errnoRet?: number;
-    args?: Array<{ index: number; value: number; valueTwo?: number; op: string }>;
+    args?: Array<
+      { index: number; value: number; valueTwo?: number; op: string }
+    >;
   }>;
 }
 
@@ -181,7 +183,10 @@ export function hasNamespace(spec: Spec, type: Namespace["type"]): boolean {
 }
 
 /** Value of `KEY` in a KEY=VALUE list, or undefined. */
-export function envGet(env: readonly string[], key: string): string | undefined {
+export function envGet(
+  env: readonly string[],
+  key: string,
+): string | undefined {
   const prefix = key + "=";
   for (let i = env.length - 1; i >= 0; i--) {
     if (env[i].startsWith(prefix)) return env[i].slice(prefix.length);

@@ -90,7 +90,9 @@ export function receiveMessage<T>(fd: number): T | null {
   if (head === null) return null;
   const len = new DataView(head.buffer).getUint32(0, true);
   const body = readExact(fd, len);
-  if (body === null) throw new Error(`read fd ${fd}: unexpected end of message`);
+  if (body === null) {
+    throw new Error(`read fd ${fd}: unexpected end of message`);
+  }
   return JSON.parse(new TextDecoder().decode(body)) as T;
 }
 
