@@ -135,84 +135,106 @@ const FORWARDED: Deno.Signal[] = [
 
 /** Run the container described by `opts.spec`; resolves to its exit status. */
 export async function runContainer(opts: LaunchOptions): Promise<number> {
-  const { spec } = opts;
-  const sys = new LinuxSys();
-  const cleanups: Cleanup[] = [];
-  const [cfgRead, cfgWrite] = pipe();
-  const [repRead, repWrite] = pipe();
-  const open = new Set([cfgRead, cfgWrite, repRead, repWrite]);
-  const close = (fd: number) => {
-    if (open.delete(fd)) sys.close(fd);
-  };
-  let pid = 0;
-  let exited = false;
+  const run = new ContainerRun(opts);
+  let code = 0;
+  let error: unknown;
   try {
+    code = await run.start();
+  } catch (e) {
+    error = e;
+  }
+  // 7. cleanup, newest first; every step runs, the first error wins.
+  const cleanupError = await run.cleanup();
+  if (error !== undefined) throw error;
+  if (cleanupError !== undefined) throw cleanupError;
+  return code;
+}
+
+/** The state of one container run, for {@link runContainer}. */
+class ContainerRun {
+  private readonly sys = new LinuxSys();
+  private readonly cleanups: Cleanup[] = [];
+  private readonly fds = new Set<number>();
+  private pid = 0;
+  private exited = false;
+
+  constructor(private readonly opts: LaunchOptions) {}
+
+  private close(fd: number): void {
+    if (this.fds.delete(fd)) this.sys.close(fd);
+  }
+
+  private pipe(): [number, number] {
+    const p = pipe();
+    p.forEach((fd) => this.fds.add(fd));
+    return p;
+  }
+
+  async start(): Promise<number> {
+    const { spec } = this.opts;
+    const [cfgRead, cfgWrite] = this.pipe();
+    const [repRead, repWrite] = this.pipe();
+
     // 1-3. namespaces and the init
-    pid = spawnInNamespaces(sys, planNamespaces(spec), initArgv(), [
+    this.pid = spawnInNamespaces(this.sys, planNamespaces(spec), initArgv(), [
       [CONFIG_FD, cfgRead],
       [REPORT_FD, repWrite],
     ]);
-    close(cfgRead);
-    close(repWrite);
-    cleanups.push(() => {
-      if (!exited) {
-        signal(pid, 9);
-      }
-    });
+    this.close(cfgRead);
+    this.close(repWrite);
 
     // 4. host-side setup while the init boots
     const cfg: InitConfig = { spec, devices: "mknod" };
-    for (const step of opts.setup ?? []) {
-      const undo = await step(pid, cfg);
-      if (undo) cleanups.push(undo);
+    for (const step of this.opts.setup ?? []) {
+      const undo = await step(this.pid, cfg);
+      if (undo) this.cleanups.push(undo);
     }
 
     // 5. go, then the init's verdict: EOF means the exec succeeded.
     sendMessage(cfgWrite, cfg);
-    close(cfgWrite);
+    this.close(cfgWrite);
     const failure = receiveMessage<InitFailure>(repRead);
-    close(repRead);
-    if (failure) {
-      await waitAsync(pid).catch(() => undefined);
-      exited = true;
-      throw new TinycError(failure.message, failure.code);
-    }
+    this.close(repRead);
+    if (failure) throw new TinycError(failure.message, failure.code);
 
     // 6. the container runs: forward signals, wait.
-    const forward = new Map<Deno.Signal, () => void>();
-    for (const s of FORWARDED) {
-      const h = () => {
-        signal(pid, SIGNALS[s]);
-      };
-      forward.set(s, h);
+    const forward = FORWARDED.map((s) => {
+      const h = () => void signal(this.pid, SIGNALS[s]);
       Deno.addSignalListener(s, h);
-    }
+      return () => Deno.removeSignalListener(s, h);
+    });
     let status;
     try {
-      status = await waitAsync(pid);
+      status = await waitAsync(this.pid);
     } finally {
-      for (const [s, h] of forward) Deno.removeSignalListener(s, h);
+      forward.forEach((remove) => remove());
     }
-    exited = true;
+    this.exited = true;
     const code = statusToExitCode(status);
-    for (const explain of opts.explain ?? []) {
+    for (const explain of this.opts.explain ?? []) {
       const line = explain(code);
-      if (line) (opts.warn ?? ((l) => console.error(l)))(line);
+      if (line) (this.opts.warn ?? ((l) => console.error(l)))(line);
     }
     return code;
-  } finally {
-    // 7. cleanup, newest first; the first error wins but all steps run.
+  }
+
+  /** Kill and reap the init if it still runs, then undo the setup steps. */
+  async cleanup(): Promise<unknown> {
+    for (const fd of [...this.fds]) this.close(fd);
+    if (this.pid > 0 && !this.exited) {
+      signal(this.pid, 9);
+      await waitAsync(this.pid).catch(() => undefined);
+      this.exited = true;
+    }
     let first: unknown;
-    for (const undo of cleanups.reverse()) {
+    for (const undo of this.cleanups.reverse()) {
       try {
         await undo();
       } catch (e) {
         first ??= e;
       }
     }
-    for (const fd of [...open]) close(fd);
-    if (!exited && pid > 0) await waitAsync(pid).catch(() => undefined);
-    if (first) throw first;
+    return first;
   }
 }
 
