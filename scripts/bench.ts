@@ -1,0 +1,199 @@
+#!/usr/bin/env -S deno run -A
+/**
+ * `deno task bench`: start-to-exit latency and peak memory of `/bin/true` in
+ * the busybox rootfs, tinyc against runc on the same rootfs, interleaved.
+ *
+ * Usage: deno task bench [--runs N] [--root DIR]
+ *
+ * Each run is timed from spawn to reap; GNU time reports its peak RSS (the
+ * largest of the process and the descendants it waited for). Variants with `--memory` and `--network bridge`
+ * are timed too when this tinyc supports them, to show what they add.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { buildBusyboxRootfs, isRootfsReady } from "../src/rootfs/busybox.ts";
+import { spawn } from "../src/process.ts";
+import { cstr, libc } from "../src/libc.ts";
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: "string", default: "30" },
+    root: { type: "string", default: "./bb_root" },
+  },
+});
+const runs = Number(values.runs);
+if (!Number.isInteger(runs) || runs < 1) {
+  console.error(`bench: --runs ${values.runs}: expected a positive integer`);
+  Deno.exit(125);
+}
+if (Deno.uid() !== 0) {
+  console.error("bench: must be run as root (both runtimes need it)");
+  Deno.exit(125);
+}
+
+const root = values.root!;
+if (!isRootfsReady(root)) {
+  console.error(`bench: building ${root}`);
+  await buildBusyboxRootfs(root);
+}
+const rootAbs = Deno.realPathSync(root);
+
+function which(cmd: string): string | undefined {
+  for (const dir of (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":")) {
+    try {
+      if (Deno.statSync(`${dir}/${cmd}`).isFile) return `${dir}/${cmd}`;
+    } catch {
+      // next
+    }
+  }
+  return undefined;
+}
+
+let runc = which("runc");
+if (!runc) {
+  console.error("bench: installing runc (apt-get install runc)");
+  const r = await new Deno.Command("apt-get", {
+    args: ["install", "-y", "-qq", "runc"],
+    stdout: "null",
+  }).output();
+  runc = which("runc");
+  if (!r.success || !runc) {
+    console.error(
+      "bench: runc is not available; install it with `apt-get install runc`",
+    );
+    Deno.exit(125);
+  }
+}
+
+// runc's bundle: `runc spec`, pointed at the same rootfs, /bin/true, no tty.
+const bundle = await Deno.makeTempDir({ prefix: "tinyc-bench-" });
+await new Deno.Command(runc, { args: ["spec"], cwd: bundle }).output();
+const config = JSON.parse(await Deno.readTextFile(`${bundle}/config.json`));
+config.process.terminal = false;
+config.process.args = ["/bin/true"];
+config.root = { path: rootAbs, readonly: false };
+await Deno.writeTextFile(`${bundle}/config.json`, JSON.stringify(config));
+
+const devnull = libc().open(cstr("/dev/null"), 2, /* O_RDWR */ 0);
+
+let gnuTime = which("time");
+if (!gnuTime) {
+  await new Deno.Command("apt-get", {
+    args: ["install", "-y", "-qq", "time"],
+    stdout: "null",
+  }).output();
+  gnuTime = "/usr/bin/time";
+}
+const memFile = `${bundle}/maxrss`;
+const env = Object.entries(Deno.env.toObject()).map(([k, v]) => `${k}=${v}`);
+
+/**
+ * One run: wall milliseconds, peak RSS in KiB and the exit code. Peak memory
+ * comes from GNU time (fork + exec): posix_spawn's vfork child would report
+ * this (large) Deno process's RSS as its own high-water mark.
+ */
+function timeOnce(argv: string[]): { ms: number; kib: number; code: number } {
+  const t0 = performance.now();
+  const pid = spawn(
+    gnuTime!,
+    [gnuTime!, "-f", "%M", "-o", memFile, ...argv],
+    env,
+    {
+      fds: [[0, devnull], [1, devnull]],
+    },
+  );
+  const status = new Int32Array(1);
+  libc().waitpid(pid, new Uint8Array(status.buffer), 0);
+  const ms = performance.now() - t0;
+  const kib = Number(Deno.readTextFileSync(memFile).trim().split("\n").at(-1));
+  return { ms, kib, code: (status[0] >> 8) & 0xff };
+}
+
+const main = new URL("../main.ts", import.meta.url).pathname;
+const tinycArgv = (
+  extra: string[],
+) => [
+  Deno.execPath(),
+  "run",
+  "-A",
+  "--quiet",
+  main,
+  "run",
+  "--root",
+  rootAbs,
+  ...extra,
+  "--",
+  "/bin/true",
+];
+const help = new TextDecoder().decode(
+  (await new Deno.Command(main, { args: ["run", "--help"] }).output()).stdout,
+);
+
+const variants: Array<{ name: string; argv: string[] }> = [
+  { name: "tinyc", argv: tinycArgv([]) },
+  {
+    name: "runc",
+    argv: [runc, "run", "-b", bundle, `tinyc-bench-${Deno.pid}`],
+  },
+];
+if (help.includes("--memory")) {
+  variants.push({
+    name: "tinyc --memory 64m",
+    argv: tinycArgv(["--memory", "64m"]),
+  });
+}
+if (help.includes("--network")) {
+  variants.push({
+    name: "tinyc --network bridge",
+    argv: tinycArgv(["--network", "bridge"]),
+  });
+}
+
+const results = new Map(
+  variants.map((v) => [v.name, { ms: [] as number[], kib: [] as number[] }]),
+);
+// Warm-up (module caches), then interleave so drift hits every variant alike.
+for (const v of variants) {
+  const r = timeOnce(v.argv);
+  if (r.code !== 0) {
+    console.error(
+      `bench: ${v.name} failed (exit ${r.code}): ${v.argv.join(" ")}`,
+    );
+    Deno.exit(1);
+  }
+}
+for (let i = 0; i < runs; i++) {
+  for (const v of variants) {
+    const r = timeOnce(v.argv);
+    results.get(v.name)!.ms.push(r.ms);
+    results.get(v.name)!.kib.push(r.kib);
+  }
+}
+await Deno.remove(bundle, { recursive: true });
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2
+    ? s[(s.length - 1) / 2]
+    : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const runcMedian = median(results.get("runc")!.ms);
+const tinycMedian = median(results.get("tinyc")!.ms);
+console.log(
+  `start-to-exit of /bin/true in ${rootAbs}, ${runs} interleaved runs each`,
+);
+for (const v of variants) {
+  const r = results.get(v.name)!;
+  const m = median(r.ms);
+  const extra = v.name.startsWith("tinyc ")
+    ? `  (+${(m - tinycMedian).toFixed(1)} ms vs plain tinyc)`
+    : "";
+  console.log(
+    `${v.name.padEnd(24)} median ${m.toFixed(1).padStart(6)} ms  peak RSS ${
+      (Math.max(...r.kib) / 1024).toFixed(1).padStart(5)
+    } MiB${extra}`,
+  );
+}
+console.log(`ratio tinyc/runc: ${(tinycMedian / runcMedian).toFixed(2)}x`);
