@@ -18,25 +18,20 @@
 
 import { CLONE, LinuxSys } from "./sys.ts";
 import { libc, SYS } from "./libc.ts";
-import { applyMounts, type DeviceMode, planMounts } from "./mounts.ts";
+import { applyMounts, planMounts } from "./mounts.ts";
 import { secureJoin } from "./paths.ts";
 import { DEFAULT_PATH, envGet, hasNamespace, type Spec } from "./spec.ts";
 import { execve, resolveCommand } from "./command.ts";
 import { bringUpLoopback } from "./netdev.ts";
 import { ExitCode, TinycError } from "./errors.ts";
-import { type InitFailure, receiveMessage, sendMessage } from "./sync.ts";
-
-/** What the launcher sends the init. */
-export interface InitConfig {
-  spec: Spec;
-  /** How to create device nodes: mknod (root) or bind from the host (rootless). */
-  devices: DeviceMode;
-}
-
-/** fd on which the init receives its config. */
-export const CONFIG_FD = 3;
-/** fd on which the init reports a failure; closed by a successful exec. */
-export const REPORT_FD = 4;
+import {
+  CONFIG_FD,
+  type InitConfig,
+  type InitFailure,
+  receiveMessage,
+  REPORT_FD,
+  sendMessage,
+} from "./sync.ts";
 
 const PR_SET_PDEATHSIG = 1;
 const SIGKILL = 9;

@@ -16,9 +16,16 @@
 
 import { CLONE, LinuxSys, type Sys } from "./sys.ts";
 import { type Spec } from "./spec.ts";
-import { type InitFailure, pipe, receiveMessage, sendMessage } from "./sync.ts";
+import {
+  CONFIG_FD,
+  type InitConfig,
+  type InitFailure,
+  pipe,
+  receiveMessage,
+  REPORT_FD,
+  sendMessage,
+} from "./sync.ts";
 import { signal, spawn, statusToExitCode, waitAsync } from "./process.ts";
-import { CONFIG_FD, type InitConfig, REPORT_FD } from "./init.ts";
 import { TinycError } from "./errors.ts";
 
 /** Namespaces the launcher unshares (the cgroup ns is the init's own). */

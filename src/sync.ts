@@ -28,6 +28,20 @@
 
 import { errno, errnoName, errnoText, libc } from "./libc.ts";
 import { SysError } from "./errors.ts";
+import type { Spec } from "./spec.ts";
+import type { DeviceMode } from "./mounts.ts";
+
+/** fd on which the init receives its config. */
+export const CONFIG_FD = 3;
+/** fd on which the init reports a failure; closed by a successful exec. */
+export const REPORT_FD = 4;
+
+/** What the launcher sends the init. */
+export interface InitConfig {
+  spec: Spec;
+  /** How to create device nodes: mknod (root) or bind from the host (rootless). */
+  devices: DeviceMode;
+}
 
 /** Create a pipe with O_CLOEXEC; returns [read, write]. */
 export function pipe(): [number, number] {
