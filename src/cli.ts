@@ -7,13 +7,26 @@
 
 import { type FlagDef, flagHelp, parseFlags } from "./flags.ts";
 import { TinycError } from "./errors.ts";
+import { resolveCapabilities } from "./security/capabilities.ts";
+import {
+  DEFAULT_MASKED_PATHS,
+  DEFAULT_READONLY_PATHS,
+} from "./security/paths.ts";
+import {
+  defaultSeccompProfile,
+  parseSeccompProfile,
+  type SeccompProfile,
+} from "./security/seccomp.ts";
+import type { ExecUser } from "./security/user.ts";
 import {
   DEFAULT_PATH,
   defaultDevices,
   defaultMounts,
   defaultNamespaces,
   DEMO_ENV,
+  type Device,
   envSet,
+  type Mount,
   type Spec,
 } from "./spec.ts";
 
@@ -53,6 +66,61 @@ export const RUN_FLAGS: FlagDef[] = [
     arg: "DIR",
     help: "working directory inside the container (default /)",
   },
+  {
+    name: "user",
+    short: "u",
+    type: "string",
+    arg: "USER[:GROUP]",
+    help: "run as this uid/name (and gid/group) from the rootfs's /etc/passwd",
+  },
+  {
+    name: "cap-add",
+    type: "string",
+    multiple: true,
+    arg: "CAP",
+    help: "add a capability (e.g. NET_ADMIN, or ALL)",
+  },
+  {
+    name: "cap-drop",
+    type: "string",
+    multiple: true,
+    arg: "CAP",
+    help: "drop a capability (e.g. CHOWN, or ALL)",
+  },
+  {
+    name: "privileged",
+    type: "boolean",
+    help:
+      "all capabilities, no seccomp, no masked paths, writable /sys, host devices",
+  },
+  {
+    name: "security-opt",
+    type: "string",
+    multiple: true,
+    arg: "OPT",
+    help:
+      "seccomp=unconfined, seccomp=PROFILE.json, no-new-privileges[=true|false]",
+  },
+  {
+    name: "read-only",
+    type: "boolean",
+    help: "mount the rootfs read-only",
+  },
+  {
+    name: "tmpfs",
+    type: "string",
+    multiple: true,
+    arg: "PATH[:SIZE|:OPTS]",
+    help: "mount a tmpfs at PATH (e.g. /tmp:64m or /run:size=1m,mode=755)",
+  },
+  {
+    name: "volume",
+    short: "v",
+    type: "string",
+    multiple: true,
+    arg: "HOST:CONTAINER[:ro]",
+    help: "bind-mount a host path into the container",
+  },
   { name: "help", type: "boolean", help: "show this help" },
 ];
 
@@ -79,6 +147,17 @@ export interface RunOptions {
   env: string[];
   workdir: string;
   help: boolean;
+  /** `--user` as given (resolved against the rootfs later). */
+  user?: string;
+  capAdd: string[];
+  capDrop: string[];
+  privileged: boolean;
+  /** `default`, `unconfined`, or a profile path. */
+  seccomp: string;
+  noNewPrivileges: boolean;
+  readOnly: boolean;
+  tmpfs: Mount[];
+  volumes: Array<{ source: string; destination: string; readonly: boolean }>;
 }
 
 const HOSTNAME_RE =
@@ -135,42 +214,185 @@ export function parseRunArgs(
       `tinyc run: --workdir ${workdir}: must be an absolute path`,
     );
   }
-  return { root: root ?? "", args, hostname, env, workdir, help };
+  let seccomp = "default";
+  let noNewPrivileges = true;
+  for (const opt of (values["security-opt"] as string[] | undefined) ?? []) {
+    const m = opt.match(/^([a-z-]+)(?:[=:](.*))?$/);
+    const [key, val] = m ? [m[1], m[2]] : ["", undefined];
+    if (key === "seccomp" && val) seccomp = val;
+    else if (key === "no-new-privileges" && (val ?? "true") in BOOL) {
+      noNewPrivileges = BOOL[val ?? "true"];
+    } else {
+      throw new TinycError(
+        `tinyc run: --security-opt ${opt}: unsupported (use seccomp=unconfined, seccomp=PROFILE.json or no-new-privileges[=true|false])`,
+      );
+    }
+  }
+  return {
+    root: root ?? "",
+    args,
+    hostname,
+    env,
+    workdir,
+    help,
+    user: values.user as string | undefined,
+    capAdd: (values["cap-add"] as string[] | undefined) ?? [],
+    capDrop: (values["cap-drop"] as string[] | undefined) ?? [],
+    privileged: values.privileged === true,
+    seccomp,
+    noNewPrivileges,
+    readOnly: values["read-only"] === true,
+    tmpfs: ((values.tmpfs as string[] | undefined) ?? []).map(parseTmpfs),
+    volumes: ((values.volume as string[] | undefined) ?? []).map(parseVolume),
+  };
 }
 
-/** Facts about the host the spec depends on. */
+const BOOL: Record<string, boolean> = { true: true, false: false };
+
+/** The seccomp profile for the options: none when privileged or unconfined. */
+function seccompFor(
+  opts: RunOptions,
+  host: HostFacts,
+  bounding: readonly string[],
+): SeccompProfile | undefined {
+  if (opts.privileged || opts.seccomp === "unconfined") return undefined;
+  if (opts.seccomp === "default") return defaultSeccompProfile(bounding);
+  return parseSeccompProfile(host.seccompProfileText ?? "", {
+    caps: bounding,
+    kernel: host.kernel,
+    source: `--security-opt seccomp=${opts.seccomp}`,
+  });
+}
+
+/** `--tmpfs PATH[:SIZE]` or `PATH:OPTS` (docker's mount options) -> a mount. */
+export function parseTmpfs(arg: string): Mount {
+  const i = arg.indexOf(":");
+  const dest = i < 0 ? arg : arg.slice(0, i);
+  const rest = i < 0 ? "" : arg.slice(i + 1);
+  if (!dest.startsWith("/")) {
+    throw new TinycError(
+      `tinyc run: --tmpfs ${arg}: the path must be absolute`,
+    );
+  }
+  const options = ["nosuid", "nodev", "noexec"];
+  if (/^\d+[kmg]?$/i.test(rest)) options.push(`size=${rest}`);
+  else if (rest !== "") {
+    for (const o of rest.split(",")) {
+      if (!/^[a-z_]+(=[A-Za-z0-9%]+)?$/.test(o)) {
+        throw new TinycError(
+          `tinyc run: --tmpfs ${arg}: bad option ${o} (use PATH:SIZE like /tmp:64m, or PATH:size=64m,mode=1777)`,
+        );
+      }
+      if (o === "exec") options.splice(options.indexOf("noexec"), 1);
+      else options.push(o);
+    }
+  }
+  return { destination: dest, type: "tmpfs", source: "tmpfs", options };
+}
+
+/** `-v HOST:CONTAINER[:ro|:rw]` -> source, destination, readonly. */
+export function parseVolume(
+  arg: string,
+): { source: string; destination: string; readonly: boolean } {
+  const parts = arg.split(":");
+  const [source, destination, mode = "rw"] = parts;
+  if (parts.length < 2 || parts.length > 3 || !source || !destination) {
+    throw new TinycError(
+      `tinyc run: --volume ${arg}: use HOST:CONTAINER[:ro]`,
+    );
+  }
+  if (!source.startsWith("/")) {
+    throw new TinycError(
+      `tinyc run: --volume ${arg}: the host path must be absolute (named volumes are not supported)`,
+    );
+  }
+  if (!destination.startsWith("/")) {
+    throw new TinycError(
+      `tinyc run: --volume ${arg}: the container path must be absolute`,
+    );
+  }
+  if (mode !== "ro" && mode !== "rw") {
+    throw new TinycError(
+      `tinyc run: --volume ${arg}: unknown mode ${mode} (use ro or rw)`,
+    );
+  }
+  return { source, destination, readonly: mode === "ro" };
+}
+
+/** Facts about the host the spec depends on (gathered by the CLI). */
 export interface HostFacts {
   /** Absolute, resolved rootfs path. */
   rootPath: string;
   /** Is the launcher's stdin a terminal (then TERM is set)? */
   stdinIsTerminal: boolean;
+  /** The user to run as, resolved against the rootfs (default root). */
+  user?: ExecUser;
+  /** Capabilities the host lets us grant (mask), for --privileged / ALL. */
+  availableCaps?: bigint;
+  /** Contents of the `--security-opt seccomp=PATH` profile, when one is given. */
+  seccompProfileText?: string;
+  /** Kernel release, for docker profiles' `minKernel`. */
+  kernel?: string;
+  /** Volumes with their host paths resolved. */
+  volumes?: Mount[];
+  /** Host device nodes to recreate (--privileged). */
+  hostDevices?: Device[];
 }
 
 /** Build the container spec for `opts`. */
 export function specFromOptions(opts: RunOptions, host: HostFacts): Spec {
+  const user = host.user ??
+    { uid: 0, gid: 0, additionalGids: [], home: "/root" };
   let env = [
     `PATH=${DEFAULT_PATH}`,
     `HOSTNAME=${opts.hostname}`,
-    "HOME=/root",
+    `HOME=${user.home}`,
     DEMO_ENV,
   ];
   if (host.stdinIsTerminal) env.push("TERM=xterm");
   for (const e of opts.env) env = envSet(env, e);
+  const capabilities = resolveCapabilities({
+    add: opts.capAdd,
+    drop: opts.capDrop,
+    privileged: opts.privileged,
+    uid: user.uid,
+    available: host.availableCaps,
+  });
   return {
     ociVersion: "1.0.2",
     process: {
       terminal: false,
-      user: { uid: 0, gid: 0 },
+      user: {
+        uid: user.uid,
+        gid: user.gid,
+        additionalGids: user.additionalGids,
+      },
       args: opts.args,
       env,
       cwd: opts.workdir,
+      capabilities,
+      noNewPrivileges: opts.noNewPrivileges,
     },
-    root: { path: host.rootPath, readonly: false },
+    root: { path: host.rootPath, readonly: opts.readOnly },
     hostname: opts.hostname,
-    mounts: defaultMounts(),
+    mounts: [
+      ...defaultMounts().map((m) =>
+        // --privileged: /sys is writable.
+        opts.privileged && m.type === "sysfs"
+          ? { ...m, options: m.options!.filter((o) => o !== "ro") }
+          : m
+      ),
+      ...(host.volumes ?? []),
+      ...opts.tmpfs,
+    ],
     linux: {
       namespaces: defaultNamespaces(),
-      devices: defaultDevices(),
+      devices: opts.privileged && host.hostDevices
+        ? host.hostDevices
+        : defaultDevices(),
+      seccomp: seccompFor(opts, host, capabilities.bounding),
+      maskedPaths: opts.privileged ? [] : [...DEFAULT_MASKED_PATHS],
+      readonlyPaths: opts.privileged ? [] : [...DEFAULT_READONLY_PATHS],
     },
   };
 }

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { parseRunArgs, runHelp, specFromOptions } from "./cli.ts";
+import {
+  parseRunArgs,
+  parseTmpfs,
+  parseVolume,
+  runHelp,
+  specFromOptions,
+} from "./cli.ts";
 import { envGet } from "./spec.ts";
 
 Deno.test("run args: --shell names the command; default /bin/sh; hostname default", () => {
@@ -128,4 +134,109 @@ Deno.test("run help documents the exit codes and every flag", () => {
     assert.ok(h.includes(f), f);
   }
   assert.match(h, /125/);
+});
+
+Deno.test("run args: --tmpfs forms and errors", () => {
+  assert.deepEqual(parseTmpfs("/tmp"), {
+    destination: "/tmp",
+    type: "tmpfs",
+    source: "tmpfs",
+    options: ["nosuid", "nodev", "noexec"],
+  });
+  assert.deepEqual(parseTmpfs("/tmp:64m").options, [
+    "nosuid",
+    "nodev",
+    "noexec",
+    "size=64m",
+  ]);
+  assert.deepEqual(parseTmpfs("/run:size=1m,mode=755,exec").options, [
+    "nosuid",
+    "nodev",
+    "size=1m",
+    "mode=755",
+  ]);
+  assert.throws(
+    () => parseTmpfs("tmp"),
+    /--tmpfs tmp: the path must be absolute/,
+  );
+  assert.throws(() => parseTmpfs("/t:a b"), /--tmpfs \/t:a b: bad option/);
+});
+
+Deno.test("run args: --volume forms and errors", () => {
+  assert.deepEqual(parseVolume("/a:/b"), {
+    source: "/a",
+    destination: "/b",
+    readonly: false,
+  });
+  assert.deepEqual(parseVolume("/a:/b:ro"), {
+    source: "/a",
+    destination: "/b",
+    readonly: true,
+  });
+  assert.throws(() => parseVolume("/a"), /use HOST:CONTAINER/);
+  assert.throws(() => parseVolume("vol:/b"), /named volumes are not supported/);
+  assert.throws(() => parseVolume("/a:b"), /container path must be absolute/);
+  assert.throws(() => parseVolume("/a:/b:rx"), /unknown mode rx/);
+});
+
+Deno.test("run args: --security-opt", () => {
+  const o = parseRunArgs([
+    "--root",
+    "r",
+    "--security-opt",
+    "seccomp=unconfined",
+    "--security-opt",
+    "no-new-privileges=false",
+  ]);
+  assert.equal(o.seccomp, "unconfined");
+  assert.equal(o.noNewPrivileges, false);
+  assert.equal(
+    parseRunArgs(["--root", "r", "--security-opt", "no-new-privileges"])
+      .noNewPrivileges,
+    true,
+  );
+  assert.equal(
+    parseRunArgs(["--root", "r", "--security-opt", "seccomp:/p.json"]).seccomp,
+    "/p.json",
+  );
+  assert.throws(
+    () => parseRunArgs(["--root", "r", "--security-opt", "label=x"]),
+    /--security-opt label=x: unsupported/,
+  );
+});
+
+Deno.test("spec: hardening defaults and what --privileged and --read-only change", () => {
+  const host = {
+    rootPath: "/r",
+    stdinIsTerminal: false,
+    availableCaps: (1n << 41n) - 1n,
+  };
+  const d = specFromOptions(parseRunArgs(["--root", "r"]), host);
+  assert.equal(d.process.capabilities!.effective.length, 14);
+  assert.equal(d.process.noNewPrivileges, true);
+  assert.ok(d.linux.seccomp && d.linux.seccomp.rules.length > 0);
+  assert.ok(d.linux.maskedPaths!.includes("/proc/kcore"));
+  assert.ok(d.linux.readonlyPaths!.includes("/proc/sys"));
+  assert.equal(d.root.readonly, false);
+  const p = specFromOptions(
+    parseRunArgs(["--root", "r", "--privileged", "--read-only"]),
+    host,
+  );
+  assert.equal(p.process.capabilities!.effective.length, 41);
+  assert.equal(p.linux.seccomp, undefined);
+  assert.deepEqual(p.linux.maskedPaths, []);
+  assert.deepEqual(p.linux.readonlyPaths, []);
+  assert.ok(!p.mounts.find((m) => m.type === "sysfs")!.options!.includes("ro"));
+  assert.equal(p.root.readonly, true);
+  const u = specFromOptions(parseRunArgs(["--root", "r", "-u", "x"]), {
+    ...host,
+    user: { uid: 1000, gid: 100, additionalGids: [10], home: "/home/x" },
+  });
+  assert.deepEqual(u.process.user, {
+    uid: 1000,
+    gid: 100,
+    additionalGids: [10],
+  });
+  assert.deepEqual(u.process.capabilities!.effective, []);
+  assert.ok(u.process.env.includes("HOME=/home/x"));
 });

@@ -10,8 +10,9 @@
  *   2. mounts: rootfs, /proc, /dev, /sys, volumes; pivot_root; read-only root
  *   3. hostname, loopback up
  *   4. working directory, command lookup
- *   5. user, capabilities, no_new_privs, seccomp (per-thread: right before exec)
- *   6. execve
+ *   5. close every fd but stdio
+ *   6. user, capabilities, no_new_privs, seccomp (per-thread: right before exec)
+ *   7. execve
  *
  * @module
  */
@@ -24,6 +25,8 @@ import { DEFAULT_PATH, envGet, hasNamespace, type Spec } from "./spec.ts";
 import { execve, resolveCommand } from "./command.ts";
 import { bringUpLoopback } from "./netdev.ts";
 import { ExitCode, TinycError } from "./errors.ts";
+import { applyMaskAndReadonly, planMaskAndReadonly } from "./security/paths.ts";
+import { applySecurity } from "./security/apply.ts";
 import {
   CONFIG_FD,
   type InitConfig,
@@ -82,6 +85,17 @@ function startContainer(cfg: InitConfig): never {
     (root, dest) => secureJoin(root, dest),
   );
 
+  // Hide and protect kernel interfaces (masked/read-only paths), after the
+  // pivot so the paths are the container's.
+  applyMaskAndReadonly(
+    planMaskAndReadonly(
+      spec.linux.maskedPaths ?? [],
+      spec.linux.readonlyPaths ?? [],
+      (p) => sys.kind(p),
+    ),
+    sys,
+  );
+
   // 3. hostname, loopback
   if (hasNamespace(spec, "uts")) sys.sethostname(spec.hostname);
   if (hasNamespace(spec, "network")) bringUpLoopback();
@@ -116,6 +130,32 @@ function startContainer(cfg: InitConfig): never {
     0n,
   );
 
-  // 6. exec
+  // 6. user, capabilities, no_new_privs, seccomp: per-thread, so here on
+  // the main thread, and last, so nothing else runs under them before exec.
+  const { user, capabilities } = spec.process;
+  applySecurity({
+    user: {
+      uid: user.uid,
+      gid: user.gid,
+      additionalGids: user.additionalGids ?? [],
+    },
+    capabilities: capabilities ?? {
+      bounding: [],
+      effective: [],
+      permitted: [],
+      inheritable: [],
+      ambient: [],
+    },
+    noNewPrivileges: spec.process.noNewPrivileges ?? true,
+    seccomp: cfg.seccomp
+      ? {
+        program: new Uint8Array(cfg.seccomp.program),
+        flags: cfg.seccomp.flags,
+      }
+      : null,
+    lastCap: cfg.lastCap,
+  });
+
+  // 7. exec
   return execve(path, spec.process.args, env);
 }

@@ -191,7 +191,22 @@ class ContainerRun {
     this.close(repWrite);
 
     // 4. host-side setup while the init boots
-    const cfg: InitConfig = { spec, devices: "mknod" };
+    const cfg: InitConfig = {
+      // The init gets the compiled filter, not the profile (which holds BigInts).
+      spec: { ...spec, linux: { ...spec.linux, seccomp: undefined } },
+      devices: "mknod",
+      lastCap: Number(
+        Deno.readTextFileSync("/proc/sys/kernel/cap_last_cap").trim(),
+      ),
+    };
+    if (spec.linux.seccomp) {
+      // Compiled here, while the init boots, rather than on its path to exec.
+      const { compileSeccomp } = await import("./security/seccomp.ts");
+      cfg.seccomp = {
+        program: Array.from(compileSeccomp(spec.linux.seccomp)),
+        flags: spec.linux.seccomp.flags,
+      };
+    }
     for (const step of this.opts.setup ?? []) {
       const undo = await step(this.pid, cfg);
       if (undo) this.cleanups.push(undo);

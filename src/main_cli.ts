@@ -6,7 +6,17 @@
  */
 
 import { oneLine, TinycError } from "./errors.ts";
-import { parseRunArgs, runHelp, specFromOptions } from "./cli.ts";
+import {
+  type HostFacts,
+  parseRunArgs,
+  runHelp,
+  type RunOptions,
+  specFromOptions,
+} from "./cli.ts";
+import type { Device } from "./spec.ts";
+import { secureJoin } from "./paths.ts";
+import { hostCapabilities } from "./security/capabilities.ts";
+import { resolveUser } from "./security/user.ts";
 
 /** Run `tinyc CMD ARGS...`; resolves to the process exit status. */
 export async function runCli(
@@ -51,19 +61,105 @@ async function runCommand(args: string[]): Promise<number> {
   return await runWith(opts);
 }
 
-async function runWith(opts: ReturnType<typeof parseRunArgs>): Promise<number> {
+async function runWith(opts: RunOptions): Promise<number> {
   if (Deno.uid() !== 0) {
     throw new TinycError(
       "tinyc run: must be run as root (rootless mode is not supported yet)",
     );
   }
   const rootPath = resolveRootfs(opts.root);
-  const spec = specFromOptions(opts, {
-    rootPath,
-    stdinIsTerminal: Deno.stdin.isTerminal(),
-  });
+  const spec = specFromOptions(opts, gatherHostFacts(opts, rootPath));
   const { runContainer } = await import("./launcher.ts");
   return await runContainer({ spec });
+}
+
+/** Read what the spec depends on from the host and the rootfs. */
+function gatherHostFacts(opts: RunOptions, rootPath: string): HostFacts {
+  const facts: HostFacts = {
+    rootPath,
+    stdinIsTerminal: Deno.stdin.isTerminal(),
+    availableCaps: hostCapabilities().bounding,
+    kernel: Deno.osRelease(),
+  };
+  if (opts.user !== undefined) {
+    const read = (p: string) => {
+      try {
+        return Deno.readTextFileSync(secureJoin(rootPath, p));
+      } catch {
+        return null;
+      }
+    };
+    facts.user = resolveUser(
+      opts.user,
+      read("/etc/passwd"),
+      read("/etc/group"),
+    );
+  }
+  if (!["default", "unconfined"].includes(opts.seccomp) && !opts.privileged) {
+    try {
+      facts.seccompProfileText = Deno.readTextFileSync(opts.seccomp);
+    } catch (e) {
+      throw new TinycError(
+        `--security-opt seccomp=${opts.seccomp}: ${oneLine(e)}`,
+      );
+    }
+  }
+  facts.volumes = opts.volumes.map((v) => {
+    let source: string;
+    try {
+      source = Deno.realPathSync(v.source);
+    } catch (e) {
+      throw new TinycError(
+        `--volume ${v.source}:${v.destination}: ${v.source}: ${
+          e instanceof Deno.errors.NotFound
+            ? "no such file or directory"
+            : oneLine(e)
+        }`,
+      );
+    }
+    return {
+      destination: v.destination,
+      type: "bind",
+      source,
+      options: ["rbind", v.readonly ? "ro" : "rw"],
+    };
+  });
+  if (opts.privileged) facts.hostDevices = hostDevices();
+  return facts;
+}
+
+/** The host's device nodes under /dev (not /dev/pts: the container has its own). */
+function hostDevices(dir = "/dev"): Device[] {
+  const out: Device[] = [];
+  for (const e of Deno.readDirSync(dir)) {
+    const path = `${dir}/${e.name}`;
+    if (
+      ["/dev/pts", "/dev/shm", "/dev/mqueue", "/dev/ptmx"].includes(path)
+    ) {
+      continue;
+    }
+    let st: Deno.FileInfo;
+    try {
+      st = Deno.lstatSync(path);
+    } catch {
+      continue;
+    }
+    if (st.isDirectory) out.push(...hostDevices(path));
+    else if (st.isCharDevice || st.isBlockDevice) {
+      const rdev = st.rdev ?? 0;
+      out.push({
+        path,
+        type: st.isCharDevice ? "c" : "b",
+        // glibc's major()/minor() for the encoded dev_t
+        major: ((rdev >> 8) & 0xfff) | ((rdev / 2 ** 32) & ~0xfff),
+        minor: (rdev & 0xff) | ((rdev >> 12) & 0xfff00),
+        fileMode: (st.mode ?? 0o600) & 0o7777,
+        uid: st.uid ?? 0,
+        gid: st.gid ?? 0,
+      });
+    }
+  }
+  return out;
 }
 
 /** The rootfs as an absolute real path; a clear error when it is unusable. */

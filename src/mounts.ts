@@ -198,9 +198,12 @@ export function applyMounts(
         }
         break;
       }
-      case "mknod":
-        sys.mknod(at(o.dest), o.mode, o.major, o.minor);
+      case "mknod": {
+        const target = at(o.dest);
+        sys.mkdirAll(parentOf(target));
+        sys.mknod(target, o.mode, o.major, o.minor);
         break;
+      }
       case "symlink":
         sys.symlink(o.target, at(o.dest));
         break;

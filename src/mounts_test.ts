@@ -53,6 +53,10 @@ Deno.test("apply: the exact syscall sequence on the fake", () => {
   assert.equal(c[1], "mount /r /r - MS_BIND|MS_REC");
   assert.ok(c.includes("mount proc /r/proc proc MS_NOSUID|MS_NODEV|MS_NOEXEC"));
   assert.ok(c.includes("mknod /r/dev/null 020666 1:3"));
+  assert.equal(
+    c[c.indexOf("mknod /r/dev/null 020666 1:3") - 1],
+    "mkdir /r/dev",
+  );
   assert.ok(c.includes("symlink /r/dev/ptmx -> pts/ptmx"));
   assert.deepEqual(c.slice(-4), [
     "chdir /r",

@@ -8,6 +8,9 @@
  * @module
  */
 
+import type { SeccompProfile } from "./security/seccomp.ts";
+import type { OciCapabilities } from "./security/capabilities.ts";
+
 /** An OCI mount: `{destination, type, source, options}`. */
 export interface Mount {
   destination: string;
@@ -34,34 +37,13 @@ export interface Namespace {
 }
 
 /** OCI process capabilities. */
-export interface Capabilities {
-  bounding: string[];
-  effective: string[];
-  permitted: string[];
-  inheritable: string[];
-  ambient: string[];
-}
+export type Capabilities = OciCapabilities;
 
 /** OCI `linux.resources` (the parts tinyc applies). */
 export interface LinuxResources {
   memory?: { limit?: number; swap?: number };
   cpu?: { quota?: number; period?: number };
   pids?: { limit?: number };
-}
-
-/** OCI seccomp section (see src/security/seccomp.ts for the semantics). */
-export interface SeccompSpec {
-  defaultAction: string;
-  defaultErrnoRet?: number;
-  architectures?: string[];
-  syscalls?: Array<{
-    names: string[];
-    action: string;
-    errnoRet?: number;
-    args?: Array<
-      { index: number; value: number; valueTwo?: number; op: string }
-    >;
-  }>;
 }
 
 /** The container spec. */
@@ -84,7 +66,8 @@ export interface Spec {
     devices: Device[];
     resources?: LinuxResources;
     cgroupsPath?: string;
-    seccomp?: SeccompSpec;
+    /** tinyc's parsed profile (from docker/OCI JSON or the default table); none = unconfined. */
+    seccomp?: SeccompProfile;
     maskedPaths?: string[];
     readonlyPaths?: string[];
   };

@@ -41,6 +41,10 @@ export interface InitConfig {
   spec: Spec;
   /** How to create device nodes: mknod (root) or bind from the host (rootless). */
   devices: DeviceMode;
+  /** The compiled seccomp filter (bytes of struct sock_filter[]), if any. */
+  seccomp?: { program: number[]; flags: number };
+  /** The host's /proc/sys/kernel/cap_last_cap. */
+  lastCap: number;
 }
 
 /** Create a pipe with O_CLOEXEC; returns [read, write]. */

@@ -26,6 +26,8 @@ let rootPromise: Promise<string> | undefined;
 export function busyboxRoot(): Promise<string> {
   rootPromise ??= (async () => {
     const dir = await Deno.makeTempDir({ prefix: "tinyc-test-root-" });
+    // makeTempDir gives 0700; a container's / must be traversable by any uid.
+    await Deno.chmod(dir, 0o755);
     await buildBusyboxRootfs(dir);
     globalThis.addEventListener("unload", () => {
       try {
