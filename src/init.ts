@@ -21,7 +21,7 @@ import { CLONE, LinuxSys } from "./sys.ts";
 import { libc, SYS } from "./libc.ts";
 import { applyMounts, planMounts } from "./mounts.ts";
 import { secureJoin } from "./paths.ts";
-import { DEFAULT_PATH, envGet, hasNamespace, type Spec } from "./spec.ts";
+import { DEFAULT_PATH, envGet, hasNamespace } from "./spec.ts";
 import { execve, resolveCommand } from "./command.ts";
 import { bringUpLoopback } from "./netdev.ts";
 import { ExitCode, TinycError } from "./errors.ts";
