@@ -8,6 +8,7 @@
 import { type FlagDef, flagHelp, parseFlags } from "./flags.ts";
 import { TinycError } from "./errors.ts";
 import { resolveCapabilities } from "./security/capabilities.ts";
+import { resourcesFromFlags } from "./cgroups/resources.ts";
 import {
   DEFAULT_MASKED_PATHS,
   DEFAULT_READONLY_PATHS,
@@ -26,6 +27,7 @@ import {
   DEMO_ENV,
   type Device,
   envSet,
+  type LinuxResources,
   type Mount,
   type Spec,
 } from "./spec.ts";
@@ -121,6 +123,31 @@ export const RUN_FLAGS: FlagDef[] = [
     arg: "HOST:CONTAINER[:ro]",
     help: "bind-mount a host path into the container",
   },
+  {
+    name: "memory",
+    short: "m",
+    type: "string",
+    arg: "SIZE",
+    help: "memory limit, swap included (bytes or k/m/g, e.g. 64m)",
+  },
+  {
+    name: "cpus",
+    type: "string",
+    arg: "N",
+    help: "CPU limit in CPUs (decimal, e.g. 0.5)",
+  },
+  {
+    name: "pids-limit",
+    type: "string",
+    arg: "N",
+    help: "at most N processes and threads (-1: unlimited)",
+  },
+  {
+    name: "cgroup-parent",
+    type: "string",
+    arg: "PATH",
+    help: "create the container's cgroup under PATH (default: tinyc's own)",
+  },
   { name: "help", type: "boolean", help: "show this help" },
 ];
 
@@ -158,6 +185,8 @@ export interface RunOptions {
   readOnly: boolean;
   tmpfs: Mount[];
   volumes: Array<{ source: string; destination: string; readonly: boolean }>;
+  resources: LinuxResources;
+  cgroupParent?: string;
 }
 
 const HOSTNAME_RE =
@@ -244,10 +273,26 @@ export function parseRunArgs(
     readOnly: values["read-only"] === true,
     tmpfs: ((values.tmpfs as string[] | undefined) ?? []).map(parseTmpfs),
     volumes: ((values.volume as string[] | undefined) ?? []).map(parseVolume),
+    resources: resourcesFromFlags({
+      memory: values.memory as string | undefined,
+      cpus: values.cpus as string | undefined,
+      pidsLimit: values["pids-limit"] as string | undefined,
+    }),
+    cgroupParent: cgroupParent(values["cgroup-parent"] as string | undefined),
   };
 }
 
 const BOOL: Record<string, boolean> = { true: true, false: false };
+
+function cgroupParent(p: string | undefined): string | undefined {
+  if (p === undefined) return undefined;
+  if (p === "" || p.split("/").includes("..")) {
+    throw new TinycError(
+      `tinyc run: --cgroup-parent ${p}: must be a cgroup path without '..'`,
+    );
+  }
+  return p;
+}
 
 /** The seccomp profile for the options: none when privileged or unconfined. */
 function seccompFor(
@@ -391,6 +436,8 @@ export function specFromOptions(opts: RunOptions, host: HostFacts): Spec {
         ? host.hostDevices
         : defaultDevices(),
       seccomp: seccompFor(opts, host, capabilities.bounding),
+      resources: opts.resources,
+      cgroupsPath: opts.cgroupParent,
       maskedPaths: opts.privileged ? [] : [...DEFAULT_MASKED_PATHS],
       readonlyPaths: opts.privileged ? [] : [...DEFAULT_READONLY_PATHS],
     },

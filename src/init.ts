@@ -81,7 +81,7 @@ function startContainer(cfg: InitConfig): never {
   // 2. mounts
   applyMounts(
     sys,
-    planMounts(spec, cfg.devices),
+    planMounts(spec, cfg.devices, cfg.cgroupMounts),
     (root, dest) => secureJoin(root, dest),
   );
 

@@ -70,7 +70,19 @@ async function runWith(opts: RunOptions): Promise<number> {
   const rootPath = resolveRootfs(opts.root);
   const spec = specFromOptions(opts, gatherHostFacts(opts, rootPath));
   const { runContainer } = await import("./launcher.ts");
-  return await runContainer({ spec });
+  const { cgroupStep, formatBytes } = await import("./cgroup_setup.ts");
+  let cgroup: { oomKilled(): boolean } | undefined;
+  return await runContainer({
+    spec,
+    setup: [cgroupStep(spec, (cg) => cgroup = cg)],
+    explain: [(code) => {
+      if (code !== 137 || !cgroup?.oomKilled()) return undefined;
+      const limit = spec.linux.resources?.memory?.limit;
+      return `tinyc: container killed: out of memory${
+        limit ? ` (--memory ${formatBytes(limit)})` : ""
+      }`;
+    }],
+  });
 }
 
 /** Read what the spec depends on from the host and the rootfs. */

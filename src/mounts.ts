@@ -37,6 +37,7 @@ export type MountOp =
   }
   | { op: "mknod"; dest: string; mode: number; major: number; minor: number }
   | { op: "symlink"; dest: string; target: string }
+  | { op: "mkdir"; dest: string }
   /** chdir(root); pivot_root(".", "."); umount2(".", MNT_DETACH); chdir("/"). */
   | { op: "pivot"; root: string }
   /** Remount `/` read-only (after pivot). */
@@ -88,6 +89,7 @@ export type DeviceMode = "mknod" | "bind";
 export function planMounts(
   spec: Spec,
   devices: DeviceMode = "mknod",
+  extra: readonly MountOp[] = [],
 ): MountOp[] {
   const root = spec.root.path;
   const ops: MountOp[] = [{ op: "make-private" }, { op: "bind-root", root }];
@@ -105,6 +107,7 @@ export function planMounts(
       ops.push({ op: "symlink", dest, target });
     }
   }
+  ops.push(...extra);
   ops.push({ op: "pivot", root });
   if (spec.root.readonly) ops.push({ op: "readonly-root" });
   return ops;
@@ -206,6 +209,9 @@ export function applyMounts(
       }
       case "symlink":
         sys.symlink(o.target, at(o.dest));
+        break;
+      case "mkdir":
+        sys.mkdirAll(at(o.dest));
         break;
       case "pivot":
         // pivot_root(".", ".") stacks the old root on top of the new one at

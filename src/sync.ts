@@ -29,7 +29,7 @@
 import { errno, errnoName, errnoText, libc } from "./libc.ts";
 import { SysError } from "./errors.ts";
 import type { Spec } from "./spec.ts";
-import type { DeviceMode } from "./mounts.ts";
+import type { DeviceMode, MountOp } from "./mounts.ts";
 
 /** fd on which the init receives its config. */
 export const CONFIG_FD = 3;
@@ -45,6 +45,8 @@ export interface InitConfig {
   seccomp?: { program: number[]; flags: number };
   /** The host's /proc/sys/kernel/cap_last_cap. */
   lastCap: number;
+  /** What to mount at /sys/fs/cgroup (after the cgroup namespace exists). */
+  cgroupMounts?: MountOp[];
 }
 
 /** Create a pipe with O_CLOEXEC; returns [read, write]. */
