@@ -5,7 +5,8 @@
  * @module
  */
 
-import { type FlagDef, flagHelp, parseFlags } from "./flags.ts";
+import { type FlagDef, flagHelp, type Parsed, parseFlags } from "./flags.ts";
+import { parsePublish, type PortMapping } from "./network/publish.ts";
 import { TinycError } from "./errors.ts";
 import { resolveCapabilities } from "./security/capabilities.ts";
 import { resourcesFromFlags } from "./cgroups/resources.ts";
@@ -148,6 +149,34 @@ export const RUN_FLAGS: FlagDef[] = [
     arg: "PATH",
     help: "create the container's cgroup under PATH (default: tinyc's own)",
   },
+  {
+    name: "network",
+    type: "string",
+    arg: "MODE",
+    help:
+      "none (default: only lo), host (share the host's), bridge (eth0 on bridge tinyc0)",
+  },
+  {
+    name: "subnet",
+    type: "string",
+    arg: "CIDR",
+    help:
+      "bridge subnet (default 10.10.10.0/24: gateway .1, containers from .2)",
+  },
+  {
+    name: "publish",
+    short: "p",
+    type: "string",
+    multiple: true,
+    arg: "[IP:][HOST_PORT:]PORT[/tcp|/udp]",
+    help: "publish a container port on the host (bridge mode)",
+  },
+  {
+    name: "nat",
+    type: "boolean",
+    help:
+      "let bridge containers reach outside networks (masquerade + ip_forward)",
+  },
   { name: "help", type: "boolean", help: "show this help" },
 ];
 
@@ -187,6 +216,12 @@ export interface RunOptions {
   volumes: Array<{ source: string; destination: string; readonly: boolean }>;
   resources: LinuxResources;
   cgroupParent?: string;
+  network: {
+    mode: "none" | "host" | "bridge";
+    subnet?: string;
+    publish: PortMapping[];
+    nat: boolean;
+  };
 }
 
 const HOSTNAME_RE =
@@ -279,10 +314,38 @@ export function parseRunArgs(
       pidsLimit: values["pids-limit"] as string | undefined,
     }),
     cgroupParent: cgroupParent(values["cgroup-parent"] as string | undefined),
+    network: parseNetwork(values),
   };
 }
 
 const BOOL: Record<string, boolean> = { true: true, false: false };
+
+function parseNetwork(values: Parsed["values"]): RunOptions["network"] {
+  const mode = (values.network as string | undefined) ?? "none";
+  if (mode !== "none" && mode !== "host" && mode !== "bridge") {
+    throw new TinycError(
+      `tinyc run: --network ${mode}: unknown mode (use none, host or bridge)`,
+    );
+  }
+  const publish = ((values.publish as string[] | undefined) ?? []).map(
+    parsePublish,
+  );
+  const subnet = values.subnet as string | undefined;
+  const nat = values.nat === true;
+  if (mode !== "bridge") {
+    const what = publish.length
+      ? `--publish ${publish[0].spec}`
+      : subnet !== undefined
+      ? `--subnet ${subnet}`
+      : nat
+      ? "--nat"
+      : undefined;
+    if (what) {
+      throw new TinycError(`tinyc run: ${what}: requires --network bridge`);
+    }
+  }
+  return { mode, subnet, publish, nat };
+}
 
 function cgroupParent(p: string | undefined): string | undefined {
   if (p === undefined) return undefined;
@@ -431,7 +494,10 @@ export function specFromOptions(opts: RunOptions, host: HostFacts): Spec {
       ...opts.tmpfs,
     ],
     linux: {
-      namespaces: defaultNamespaces(),
+      // --network host: no network namespace, the host's is shared.
+      namespaces: defaultNamespaces().filter((n) =>
+        n.type !== "network" || opts.network.mode !== "host"
+      ),
       devices: opts.privileged && host.hostDevices
         ? host.hostDevices
         : defaultDevices(),

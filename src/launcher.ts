@@ -220,8 +220,15 @@ class ContainerRun {
     if (failure) throw new TinycError(failure.message, failure.code);
 
     // 6. the container runs: forward signals, wait.
+    // A PID 1 without a handler ignores SIGINT/SIGTERM (as under docker);
+    // a second such signal to tinyc kills the container.
+    let stops = 0;
     const forward = FORWARDED.map((s) => {
-      const h = () => void signal(this.pid, SIGNALS[s]);
+      const h = () => {
+        const stopping = STOP_SIGNALS.includes(s);
+        if (stopping && ++stops > 1) signal(this.pid, 9);
+        else signal(this.pid, SIGNALS[s]);
+      };
       Deno.addSignalListener(s, h);
       return () => Deno.removeSignalListener(s, h);
     });
@@ -259,6 +266,8 @@ class ContainerRun {
     return first;
   }
 }
+
+const STOP_SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
 
 const SIGNALS: Record<string, number> = {
   SIGHUP: 1,

@@ -6,6 +6,7 @@
  */
 
 import { oneLine, TinycError } from "./errors.ts";
+import type { HostSetup } from "./launcher.ts";
 import {
   type HostFacts,
   parseRunArgs,
@@ -72,9 +73,14 @@ async function runWith(opts: RunOptions): Promise<number> {
   const { runContainer } = await import("./launcher.ts");
   const { cgroupStep, formatBytes } = await import("./cgroup_setup.ts");
   let cgroup: { oomKilled(): boolean } | undefined;
+  const id = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
+  const setup: HostSetup[] = [cgroupStep(spec, (cg) => cgroup = cg)];
+  if (opts.network.mode === "bridge") {
+    setup.push(bridgeStep(opts, id, rootPath));
+  }
   return await runContainer({
     spec,
-    setup: [cgroupStep(spec, (cg) => cgroup = cg)],
+    setup,
     explain: [(code) => {
       if (code !== 137 || !cgroup?.oomKilled()) return undefined;
       const limit = spec.linux.resources?.memory?.limit;
@@ -83,6 +89,43 @@ async function runWith(opts: RunOptions): Promise<number> {
       }`;
     }],
   });
+}
+
+/**
+ * `--network bridge`: after the init exists, lease an address, bind published
+ * ports, wire the veth into its namespace, and bind-mount an /etc/hosts.
+ */
+function bridgeStep(opts: RunOptions, id: string, rootPath: string): HostSetup {
+  return async (pid, cfg) => {
+    const { checkNetworkOptions, startNetwork } = await import(
+      "./network/mod.ts"
+    );
+    const netOpts = {
+      mode: "bridge" as const,
+      containerId: id,
+      hostname: opts.hostname,
+      subnet: opts.network.subnet,
+      publish: opts.network.publish,
+      nat: opts.network.nat,
+    };
+    checkNetworkOptions(netOpts);
+    const net = await startNetwork(netOpts, pid);
+    let hasEtc = false;
+    try {
+      hasEtc = Deno.statSync(secureJoin(rootPath, "/etc")).isDirectory;
+    } catch {
+      // no /etc: no hosts file
+    }
+    if (net.hostsFile && hasEtc) {
+      cfg.spec.mounts.push({
+        destination: "/etc/hosts",
+        type: "bind",
+        source: net.hostsFile,
+        options: ["rbind", "ro"],
+      });
+    }
+    return () => net.teardown();
+  };
 }
 
 /** Read what the spec depends on from the host and the rootfs. */

@@ -298,3 +298,25 @@ Deno.test({
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test({
+  name: "a second SIGTERM kills a container whose PID 1 ignores the first",
+  ignore,
+}, async () => {
+  const root = await busyboxRoot();
+  const child = tinycSpawn([
+    "run",
+    "--root",
+    root,
+    "--",
+    "/bin/sh",
+    "-c",
+    "echo ready; exec sleep 1000",
+  ]);
+  await readUntil(child.stdout, /ready/);
+  child.kill("SIGTERM");
+  await new Promise((r) => setTimeout(r, 100));
+  child.kill("SIGTERM");
+  assert.equal((await child.status).code, 137);
+  await child.stderr.cancel();
+});
