@@ -7,7 +7,6 @@
  * @module
  */
 
-import os from "node:os";
 import { errnoName } from "../libc.ts";
 import { SysError } from "../errors.ts";
 
@@ -51,7 +50,8 @@ export function toSysError(
 ): unknown {
   const code = errCode(err);
   if (!code || !(err instanceof Error)) return err;
-  const n = (os.constants.errno as Record<string, number>)[code] ?? 0;
+  // Deno's messages carry the number: "... (os error 16): rmdir '/x'".
+  const n = Number(err.message.match(/\(os error (\d+)\)/)?.[1] ?? 0);
   // Deno's messages read "Device or resource busy (os error 16): rmdir '/x'".
   const text = err.message.replace(/ \(os error \d+\).*$/s, "");
   return new SysError(

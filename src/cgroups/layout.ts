@@ -11,7 +11,7 @@
  * @module
  */
 
-import { posix } from "node:path";
+import * as posix from "../posix_path.ts";
 import { TinycError } from "../errors.ts";
 
 /** Controllers a cgroup v1 mount can carry (the other super options are not controllers). */

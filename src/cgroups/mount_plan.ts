@@ -4,7 +4,7 @@
  * @module
  */
 
-import { posix } from "node:path";
+import * as posix from "../posix_path.ts";
 import { MS } from "../sys.ts";
 import type { CgroupPlan } from "./plan.ts";
 

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { posix } from "node:path";
+import * as posix from "../posix_path.ts";
 import { type CgroupKernel, LinuxCgroupKernel } from "./kernel.ts";
 import { cgroupDir, cgroupVisible, detectLayout } from "./layout.ts";
 import { procsTree, removeTree } from "./cgroup.ts";
