@@ -164,6 +164,12 @@ class ContainerRun {
   private readonly fds = new Set<number>();
   private pid = 0;
   private exited = false;
+  private forwarders: Array<() => void> = [];
+
+  private stopForwarding(): void {
+    this.forwarders.forEach((remove) => remove());
+    this.forwarders = [];
+  }
 
   constructor(private readonly opts: LaunchOptions) {}
 
@@ -189,6 +195,21 @@ class ContainerRun {
     ]);
     this.close(cfgRead);
     this.close(repWrite);
+
+    // Forward signals from now on: the command may run (and a test or user
+    // may signal tinyc) before the exec report below has been read.
+    // A PID 1 without a handler ignores SIGINT/SIGTERM (as under docker);
+    // a second such signal to tinyc kills the container.
+    let stops = 0;
+    this.forwarders = FORWARDED.map((s) => {
+      const h = () => {
+        const stopping = STOP_SIGNALS.includes(s);
+        if (stopping && ++stops > 1) signal(this.pid, 9);
+        else signal(this.pid, SIGNALS[s]);
+      };
+      Deno.addSignalListener(s, h);
+      return () => Deno.removeSignalListener(s, h);
+    });
 
     // 4. host-side setup while the init boots
     const cfg: InitConfig = {
@@ -220,23 +241,11 @@ class ContainerRun {
     if (failure) throw new TinycError(failure.message, failure.code);
 
     // 6. the container runs: forward signals, wait.
-    // A PID 1 without a handler ignores SIGINT/SIGTERM (as under docker);
-    // a second such signal to tinyc kills the container.
-    let stops = 0;
-    const forward = FORWARDED.map((s) => {
-      const h = () => {
-        const stopping = STOP_SIGNALS.includes(s);
-        if (stopping && ++stops > 1) signal(this.pid, 9);
-        else signal(this.pid, SIGNALS[s]);
-      };
-      Deno.addSignalListener(s, h);
-      return () => Deno.removeSignalListener(s, h);
-    });
     let status;
     try {
       status = await waitAsync(this.pid);
     } finally {
-      forward.forEach((remove) => remove());
+      this.stopForwarding();
     }
     this.exited = true;
     const code = statusToExitCode(status);
@@ -249,6 +258,7 @@ class ContainerRun {
 
   /** Kill and reap the init if it still runs, then undo the setup steps. */
   async cleanup(): Promise<unknown> {
+    this.stopForwarding();
     for (const fd of [...this.fds]) this.close(fd);
     if (this.pid > 0 && !this.exited) {
       signal(this.pid, 9);

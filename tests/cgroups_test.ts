@@ -8,29 +8,24 @@ import {
   busyboxRoot,
   pidsWithCmdline,
   readUntil,
+  sh,
   skipUnlessRoot,
-  tinyc,
   tinycSpawn,
   waitFor,
 } from "./helpers.ts";
 
 const ignore = skipUnlessRoot("tests/cgroups_test.ts");
 
-async function sh(script: string, extra: string[] = []) {
-  const root = await busyboxRoot();
-  return await tinyc([
-    "run",
-    "--root",
-    root,
-    ...extra,
-    "--",
-    "/bin/sh",
-    "-c",
-    script,
-  ]);
+function alive(pid: number): boolean {
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
-/** tinyc-* cgroups beneath this process's cgroup in every mounted hierarchy. */
+/** tinyc-* cgroups of dead launchers beneath this process's cgroup in every mounted hierarchy. */
 function tinycCgroups(): string[] {
   const found: string[] = [];
   const own = Deno.readTextFileSync("/proc/self/cgroup").trim().split("\n");

@@ -131,3 +131,21 @@ export async function waitFor(
   }
   return check();
 }
+
+/** Run `/bin/sh -c SCRIPT` in a busybox container with extra run flags. */
+export async function sh(
+  script: string,
+  extra: string[] = [],
+): Promise<CliResult> {
+  const root = await busyboxRoot();
+  return await tinyc([
+    "run",
+    "--root",
+    root,
+    ...extra,
+    "--",
+    "/bin/sh",
+    "-c",
+    script,
+  ]);
+}

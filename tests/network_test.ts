@@ -8,26 +8,12 @@ import assert from "node:assert/strict";
 import {
   busyboxRoot,
   readUntil,
+  sh,
   skipUnlessRoot,
-  tinyc,
   tinycSpawn,
 } from "./helpers.ts";
 
 const ignore = skipUnlessRoot("tests/network_test.ts");
-
-async function sh(script: string, extra: string[] = []) {
-  const root = await busyboxRoot();
-  return await tinyc([
-    "run",
-    "--root",
-    root,
-    ...extra,
-    "--",
-    "/bin/sh",
-    "-c",
-    script,
-  ]);
-}
 
 /** Host interfaces tinyc made for containers (veths are named tc + hex). */
 async function containerVeths(): Promise<string[]> {

@@ -7,6 +7,7 @@ import {
   busyboxRoot,
   pidsWithCmdline,
   readUntil,
+  sh,
   skipUnlessRoot,
   tinyc,
   tinycSpawn,
@@ -14,20 +15,6 @@ import {
 } from "./helpers.ts";
 
 const ignore = skipUnlessRoot("tests/run_test.ts");
-
-async function sh(script: string, extra: string[] = []) {
-  const root = await busyboxRoot();
-  return await tinyc([
-    "run",
-    "--root",
-    root,
-    ...extra,
-    "--",
-    "/bin/sh",
-    "-c",
-    script,
-  ]);
-}
 
 Deno.test({
   name: "the command is PID 1 and ps sees only the container",

@@ -5,23 +5,9 @@
  */
 
 import assert from "node:assert/strict";
-import { busyboxRoot, skipUnlessRoot, tinyc } from "./helpers.ts";
+import { sh, skipUnlessRoot } from "./helpers.ts";
 
 const ignore = skipUnlessRoot("tests/security_test.ts");
-
-async function sh(script: string, extra: string[] = []) {
-  const root = await busyboxRoot();
-  return await tinyc([
-    "run",
-    "--root",
-    root,
-    ...extra,
-    "--",
-    "/bin/sh",
-    "-c",
-    script,
-  ]);
-}
 
 function field(status: string, name: string): string {
   const m = status.match(new RegExp(`^${name}:\\s*(\\S+)`, "m"));
