@@ -35,6 +35,11 @@ import {
   REPORT_FD,
   sendMessage,
 } from "./sync.ts";
+import {
+  initHandover,
+  initHandoverDone,
+  ROOTLESS_INIT_ARG,
+} from "./rootless/report.ts";
 
 const PR_SET_PDEATHSIG = 1;
 const SIGKILL = 9;
@@ -51,7 +56,12 @@ export function initMain(): never {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   let cfg: InitConfig | null;
   try {
+    // Rootless: give the launcher a report pipe unshare does not hold.
+    const handover = Deno.args.includes(ROOTLESS_INIT_ARG)
+      ? initHandover()
+      : -1;
     cfg = receiveMessage<InitConfig>(CONFIG_FD);
+    if (handover >= 0) initHandoverDone(handover);
   } catch {
     cfg = null;
   }
@@ -138,6 +148,7 @@ function startContainer(cfg: InitConfig): never {
       uid: user.uid,
       gid: user.gid,
       additionalGids: user.additionalGids ?? [],
+      setgroups: cfg.setgroups,
     },
     capabilities: capabilities ?? {
       bounding: [],

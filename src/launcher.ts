@@ -25,7 +25,13 @@ import {
   REPORT_FD,
   sendMessage,
 } from "./sync.ts";
-import { signal, spawn, statusToExitCode, waitAsync } from "./process.ts";
+import {
+  signal,
+  spawn,
+  statusToExitCode,
+  waitAsync,
+  waitSync,
+} from "./process.ts";
 import { TinycError } from "./errors.ts";
 
 /** Namespaces the launcher unshares (the cgroup ns is the init's own). */
@@ -128,6 +134,12 @@ export interface LaunchOptions {
   explain?: Array<(status: number) => string | undefined>;
   /** Where to print explanations (default: stderr). */
   warn?: (line: string) => void;
+  /**
+   * Rootless (src/rootless): start the init with `argv` (setpriv + unshare,
+   * from `prepareRootless`) instead of unsharing here; `spec` must have been
+   * through `rootlessSpec`, and `setgroups` is `rootlessSetgroups(maps)`.
+   */
+  rootless?: { argv: string[]; setgroups: boolean };
 }
 
 const FORWARDED: Deno.Signal[] = [
@@ -162,7 +174,10 @@ class ContainerRun {
   private readonly sys = new LinuxSys();
   private readonly cleanups: Cleanup[] = [];
   private readonly fds = new Set<number>();
+  /** The container's init: signals and host-side setup go to it. */
   private pid = 0;
+  /** Our child, to wait for: the init, or rootless, setpriv/unshare. */
+  private child = 0;
   private exited = false;
   private forwarders: Array<() => void> = [];
 
@@ -189,12 +204,36 @@ class ContainerRun {
     const [repRead, repWrite] = this.pipe();
 
     // 1-3. namespaces and the init
-    this.pid = spawnInNamespaces(this.sys, planNamespaces(spec), initArgv(), [
+    const fds: Array<[number, number]> = [
       [CONFIG_FD, cfgRead],
       [REPORT_FD, repWrite],
-    ]);
-    this.close(cfgRead);
-    this.close(repWrite);
+    ];
+    const { rootless } = this.opts;
+    let report = repRead;
+    if (rootless) {
+      // unshare makes every namespace; see the ladder in src/rootless/mod.ts.
+      this.child = spawn(rootless.argv[0], rootless.argv, envList(), { fds });
+      this.close(cfgRead);
+      this.close(repWrite);
+      const { launcherHandover } = await import("./rootless/report.ts");
+      const h = launcherHandover(repRead, () => {
+        this.exited = true;
+        return statusToExitCode(waitSync(this.child));
+      });
+      this.fds.add(h.reportFd);
+      this.close(repRead);
+      report = h.reportFd;
+      this.pid = h.pid;
+    } else {
+      this.pid = this.child = spawnInNamespaces(
+        this.sys,
+        planNamespaces(spec),
+        initArgv(),
+        fds,
+      );
+      this.close(cfgRead);
+      this.close(repWrite);
+    }
 
     // Forward signals from now on: the command may run (and a test or user
     // may signal tinyc) before the exec report below has been read.
@@ -215,11 +254,14 @@ class ContainerRun {
     const cfg: InitConfig = {
       // The init gets the compiled filter, not the profile (which holds BigInts).
       spec: { ...spec, linux: { ...spec.linux, seccomp: undefined } },
-      devices: "mknod",
+      // mknod is refused in a user namespace: bind the host's nodes.
+      devices: rootless ? "bind" : "mknod",
       lastCap: Number(
         Deno.readTextFileSync("/proc/sys/kernel/cap_last_cap").trim(),
       ),
     };
+    // Only root mapped: unshare denied setgroups (src/rootless/spec.ts).
+    if (rootless && !rootless.setgroups) cfg.setgroups = false;
     if (spec.linux.seccomp) {
       // Compiled here, while the init boots, rather than on its path to exec.
       const { compileSeccomp } = await import("./security/seccomp.ts");
@@ -236,14 +278,14 @@ class ContainerRun {
     // 5. go, then the init's verdict: EOF means the exec succeeded.
     sendMessage(cfgWrite, cfg);
     this.close(cfgWrite);
-    const failure = receiveMessage<InitFailure>(repRead);
-    this.close(repRead);
+    const failure = receiveMessage<InitFailure>(report);
+    this.close(report);
     if (failure) throw new TinycError(failure.message, failure.code);
 
     // 6. the container runs: forward signals, wait.
     let status;
     try {
-      status = await waitAsync(this.pid);
+      status = await waitAsync(this.child);
     } finally {
       this.stopForwarding();
     }
@@ -260,9 +302,12 @@ class ContainerRun {
   async cleanup(): Promise<unknown> {
     this.stopForwarding();
     for (const fd of [...this.fds]) this.close(fd);
-    if (this.pid > 0 && !this.exited) {
-      signal(this.pid, 9);
-      await waitAsync(this.pid).catch(() => undefined);
+    if (this.child > 0 && !this.exited) {
+      if (this.pid > 0) signal(this.pid, 9);
+      // Rootless: unshare blocks SIGTERM; SIGKILL to it also kills the
+      // init (--kill-child) when we never learnt the init's pid.
+      if (this.child !== this.pid) signal(this.child, 9);
+      await waitAsync(this.child).catch(() => undefined);
       this.exited = true;
     }
     let first: unknown;

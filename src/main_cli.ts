@@ -6,7 +6,7 @@
  */
 
 import { oneLine, TinycError } from "./errors.ts";
-import type { HostSetup } from "./launcher.ts";
+import type { HostSetup, LaunchOptions } from "./launcher.ts";
 import {
   type HostFacts,
   parseRunArgs,
@@ -63,23 +63,52 @@ async function runCommand(args: string[]): Promise<number> {
 }
 
 async function runWith(opts: RunOptions): Promise<number> {
-  if (Deno.uid() !== 0) {
-    throw new TinycError(
-      "tinyc run: must be run as root (rootless mode is not supported yet)",
-    );
-  }
   const rootPath = resolveRootfs(opts.root);
-  const spec = specFromOptions(opts, gatherHostFacts(opts, rootPath));
-  const { runContainer } = await import("./launcher.ts");
+  let spec = specFromOptions(opts, gatherHostFacts(opts, rootPath));
+  const { runContainer, initArgv } = await import("./launcher.ts");
   const { cgroupStep, formatBytes } = await import("./cgroup_setup.ts");
+  let rootless: LaunchOptions["rootless"];
+  let wantCgroup = true;
+  if (Deno.uid() !== 0) {
+    const r = await import("./rootless/mod.ts");
+    const controllers = r.controllersFor(spec.linux.resources);
+    const problem = r.checkRootlessRequest({
+      network: opts.network.mode,
+      publish: opts.network.publish.length,
+      controllers,
+      cgroupParent: spec.linux.cgroupsPath,
+    }, {
+      delegated: r.delegatedControllers(
+        Deno.uid() ?? 0,
+        Deno.readTextFileSync("/proc/self/cgroup"),
+      ),
+    });
+    if (problem) throw new TinycError(problem);
+    const launch = r.prepareRootless(
+      initArgv(),
+      spec.linux.namespaces.filter((n) => !n.path).map((n) => n.type),
+    );
+    if (launch.warning) console.error(launch.warning);
+    spec = r.rootlessSpec(spec, launch.maps);
+    rootless = {
+      argv: launch.argv,
+      setgroups: r.rootlessSetgroups(launch.maps),
+    };
+    // A cgroup of its own only when limits ask for one (and it is delegated).
+    wantCgroup = controllers.length > 0 ||
+      spec.linux.cgroupsPath !== undefined;
+  }
   let cgroup: { oomKilled(): boolean } | undefined;
   const id = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
-  const setup: HostSetup[] = [cgroupStep(spec, (cg) => cgroup = cg)];
+  const setup: HostSetup[] = wantCgroup
+    ? [cgroupStep(spec, (cg) => cgroup = cg)]
+    : [];
   if (opts.network.mode === "bridge") {
     setup.push(bridgeStep(opts, id, rootPath));
   }
   return await runContainer({
     spec,
+    rootless,
     setup,
     explain: [(code) => {
       if (code !== 137 || !cgroup?.oomKilled()) return undefined;

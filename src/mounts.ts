@@ -11,6 +11,7 @@
 
 import { MS, type Sys } from "./sys.ts";
 import type { Device, Mount, Spec } from "./spec.ts";
+import { keptMountFlags } from "./security/paths.ts";
 
 /** One step of the filesystem setup. Paths are inside the container unless noted. */
 export type MountOp =
@@ -160,11 +161,14 @@ const MNT_DETACH = 2;
 /**
  * Apply a plan. `resolve(root, dest)` maps a container path to the host path
  * beneath the rootfs (see {@link secureJoin}); after `pivot` paths are used as is.
+ * `readMountinfo` is read before each read-only remount, for the flags it must keep.
  */
 export function applyMounts(
   sys: Sys,
   ops: readonly MountOp[],
   resolve: (root: string, dest: string) => string,
+  readMountinfo: () => string = () =>
+    Deno.readTextFileSync("/proc/thread-self/mountinfo"),
 ): void {
   let root = "";
   const at = (dest: string) => root ? resolve(root, dest) : dest;
@@ -196,7 +200,11 @@ export function applyMounts(
             "",
             target,
             "",
-            MS.MS_REMOUNT | MS.MS_BIND | MS.MS_RDONLY | (o.flags & MS.MS_REC),
+            MS.MS_REMOUNT | MS.MS_BIND | MS.MS_RDONLY | (o.flags & MS.MS_REC) |
+              // Repeat the mount's nosuid/nodev/noexec/atime flags: in a
+              // user namespace they are locked (EPERM when dropped), and as
+              // root dropping them would quietly weaken the host's options.
+              keptMountFlags(target, readMountinfo()),
           );
         }
         break;
@@ -223,7 +231,13 @@ export function applyMounts(
         root = "";
         break;
       case "readonly-root":
-        sys.mount("", "/", "", MS.MS_REMOUNT | MS.MS_BIND | MS.MS_RDONLY);
+        sys.mount(
+          "",
+          "/",
+          "",
+          MS.MS_REMOUNT | MS.MS_BIND | MS.MS_RDONLY |
+            keptMountFlags("/", readMountinfo()),
+        );
         break;
     }
   }

@@ -70,23 +70,28 @@ Deno.test("apply: bind mounts make a file or directory target and remount read-o
   const sys = new RecordingSys();
   sys.files.set("/host/file", "file");
   sys.files.set("/host/dir", "dir");
-  applyMounts(sys, [
-    { op: "bind-root", root: "/r" },
-    {
-      op: "bind",
-      dest: "/f",
-      source: "/host/file",
-      flags: MS.MS_BIND,
-      readonly: true,
-    },
-    {
-      op: "bind",
-      dest: "/d",
-      source: "/host/dir",
-      flags: MS.MS_BIND | MS.MS_REC,
-      readonly: false,
-    },
-  ], join);
+  applyMounts(
+    sys,
+    [
+      { op: "bind-root", root: "/r" },
+      {
+        op: "bind",
+        dest: "/f",
+        source: "/host/file",
+        flags: MS.MS_BIND,
+        readonly: true,
+      },
+      {
+        op: "bind",
+        dest: "/d",
+        source: "/host/dir",
+        flags: MS.MS_BIND | MS.MS_REC,
+        readonly: false,
+      },
+    ],
+    join,
+    () => "",
+  );
   assert.deepEqual(sys.calls.slice(1), [
     "mkdir /r",
     "touch /r/f",
@@ -95,6 +100,45 @@ Deno.test("apply: bind mounts make a file or directory target and remount read-o
     "mkdir /r/d",
     "mount /host/dir /r/d - MS_BIND|MS_REC",
   ]);
+});
+
+Deno.test("apply: read-only remounts keep the mount's locked nosuid/nodev/noexec/atime flags", () => {
+  const sys = new RecordingSys();
+  sys.files.set("/host/dir", "dir");
+  // What the init sees after binding: /r on a nosuid,nodev tmpfs, /r/d from a noexec one.
+  const mountinfo = [
+    "40 1 0:30 / / rw,relatime - ext4 /dev/vda rw",
+    "50 40 0:31 / /r rw,nosuid,nodev,noatime - tmpfs tmpfs rw",
+    "51 50 0:32 / /r/d rw,noexec,relatime - tmpfs tmpfs rw",
+  ].join("\n");
+  applyMounts(
+    sys,
+    [
+      { op: "bind-root", root: "/r" },
+      {
+        op: "bind",
+        dest: "/d",
+        source: "/host/dir",
+        flags: MS.MS_BIND | MS.MS_REC,
+        readonly: true,
+      },
+      { op: "pivot", root: "/r" },
+      { op: "readonly-root" },
+    ],
+    join,
+    () => mountinfo,
+  );
+  assert.ok(
+    sys.calls.includes(
+      "mount none /r/d - MS_RDONLY|MS_NOEXEC|MS_REMOUNT|MS_BIND|MS_REC|0x200000",
+    ),
+    sys.calls.join("\n"),
+  );
+  // After the pivot "/" is matched against the mountinfo as given.
+  assert.equal(
+    sys.calls.at(-1),
+    "mount none / - MS_RDONLY|MS_REMOUNT|MS_BIND|0x200000",
+  );
 });
 
 Deno.test("apply: a failing mount stops the sequence with the syscall error", () => {

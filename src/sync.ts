@@ -19,6 +19,10 @@
  *   cleanup: cgroup, network, leases
  * ```
  *
+ * Rootless, util-linux `unshare` sits between the two and holds fds 3 and 4
+ * too; the init first hands the launcher a report pipe of its own (see the
+ * ladder in src/rootless/mod.ts), then the protocol is the same.
+ *
  * Messages are a 4-byte little-endian length followed by that much JSON.
  * If the launcher dies before writing, the init reads EOF and exits; after
  * that, PDEATHSIG kills the container's PID 1 and with it the PID namespace.
@@ -43,6 +47,11 @@ export interface InitConfig {
   devices: DeviceMode;
   /** The compiled seccomp filter (bytes of struct sock_filter[]), if any. */
   seccomp?: { program: number[]; flags: number };
+  /**
+   * False when the user namespace denies `setgroups` (rootless with only
+   * root mapped): the init then leaves the supplementary groups alone.
+   */
+  setgroups?: boolean;
   /** The host's /proc/sys/kernel/cap_last_cap. */
   lastCap: number;
   /** What to mount at /sys/fs/cgroup (after the cgroup namespace exists). */

@@ -282,6 +282,11 @@ export interface ProcessUser {
   uid: number;
   gid: number;
   additionalGids: readonly number[];
+  /**
+   * False when the user namespace denies `setgroups` (rootless with only
+   * root mapped): the supplementary groups are left as they are.
+   */
+  setgroups?: boolean;
 }
 
 /**
@@ -305,7 +310,7 @@ export function applyUser(
   sys: SecuritySys = new LinuxSecuritySys(),
 ): void {
   sys.prctl(PR.PR_SET_KEEPCAPS, 1, 0, "PR_SET_KEEPCAPS 1");
-  sys.setgroups(user.additionalGids);
+  if (user.setgroups !== false) sys.setgroups(user.additionalGids);
   sys.setresgid(user.gid);
   sys.setresuid(user.uid);
   sys.prctl(PR.PR_SET_KEEPCAPS, 0, 0, "PR_SET_KEEPCAPS 0");

@@ -174,6 +174,20 @@ Deno.test("applyUser: keep-caps, groups, gid, uid, then capset", () => {
   ]);
 });
 
+Deno.test("applyUser: setgroups false (rootless, setgroups denied) skips setgroups", () => {
+  const sys = new FakeSecuritySys();
+  applyUser(
+    { uid: 0, gid: 0, additionalGids: [], setgroups: false },
+    resolveCapabilities({ uid: 0 }),
+    sys,
+  );
+  assert.ok(
+    !sys.calls.some((c) => c.startsWith("setgroups")),
+    sys.calls.join(),
+  );
+  assert.deepEqual(sys.calls.slice(1, 3), ["setresgid 0", "setresuid 0"]);
+});
+
 Deno.test("applyUser stops at the first failing call", () => {
   const sys = new FakeSecuritySys((c) => c.startsWith("setresgid"));
   assert.throws(
