@@ -48,9 +48,11 @@ function tinycCgroups(): string[] {
     const dir = `${point}${line.split(":")[2]}`.replace(/\/$/, "");
     try {
       for (const e of Deno.readDirSync(dir)) {
-        if (e.isDirectory && e.name.startsWith("tinyc-")) {
-          found.push(`${dir}/${e.name}`);
-        }
+        if (!e.isDirectory || !e.name.startsWith("tinyc-")) continue;
+        // tinyc-<launcher pid>-<id>: a live launcher's (another run's) is no leftover.
+        const owner = e.name.match(/^tinyc-(?:launcher-)?(\d+)/)?.[1];
+        if (owner && alive(Number(owner))) continue;
+        found.push(`${dir}/${e.name}`);
       }
     } catch {
       // not there
