@@ -16,7 +16,8 @@ import {
 } from "./cgroups/mod.ts";
 import type { MountOp } from "./mounts.ts";
 import type { CgroupMountOp } from "./cgroups/mod.ts";
-import type { Spec } from "./spec.ts";
+import type { LinuxResources, Spec } from "./spec.ts";
+import { oneLine, TinycError } from "./errors.ts";
 import type { Cleanup, HostSetup } from "./launcher.ts";
 
 /** CgroupMountOp (paths inside the container) -> the init's mount ops. */
@@ -53,34 +54,73 @@ export function formatBytes(n: number): string {
   return `${n} bytes`;
 }
 
+/** A cgroup created for an init, with what the init should mount. */
+export interface StartedCgroup {
+  cg: Cgroup;
+  pid: number;
+  mounts: MountOp[];
+}
+
 /**
- * A host-setup step that creates the container's cgroup and moves the init
- * into it; `onCreated` receives the handle (for the OOM explanation).
+ * Create the container's cgroup for init `pid` (limits written at
+ * creation) and move the init into it. The move is asynchronous: writing
+ * `cgroup.procs` waits for an RCU grace period in the kernel (5-30 ms
+ * here), so it runs on Deno's I/O threads, one per hierarchy at once,
+ * while the launcher carries on; the init is released only after it.
+ */
+export async function startCgroup(
+  opts: { resources: LinuxResources; parent?: string },
+  pid: number,
+): Promise<StartedCgroup> {
+  // Cgroups of launchers that were SIGKILLed: remove them first.
+  cleanupStaleCgroups({ parent: opts.parent });
+  const plan = planCgroup({
+    id: cgroupId(crypto.randomUUID().slice(0, 8)),
+    resources: opts.resources,
+    parent: opts.parent,
+    children: [pid],
+  });
+  const cg = createCgroup(plan);
+  try {
+    await Promise.all(
+      cg.paths.map((dir) =>
+        Deno.writeTextFile(`${dir}/cgroup.procs`, String(pid))
+      ),
+    );
+  } catch (e) {
+    cg.destroy();
+    throw new TinycError(
+      `cgroup: cannot move the container's init into ${cg.paths[0]}: ${
+        oneLine(e)
+      }`,
+    );
+  }
+  return { cg, pid, mounts: cgroupMountOps(cgroupMountPlan(plan)) };
+}
+
+/** Started cgroups a {@link cgroupStep} took over (and will destroy). */
+export const consumedCgroups: WeakSet<Promise<StartedCgroup>> = new WeakSet();
+
+/**
+ * A host-setup step that puts the init in the container's cgroup: the one
+ * `started` (begun by the CLI as early as possible), or a new one.
+ * `onCreated` receives the handle (for the OOM explanation).
  */
 export function cgroupStep(
   spec: Spec,
   onCreated: (cg: Cgroup) => void,
+  started?: Promise<StartedCgroup>,
 ): HostSetup {
-  return (pid, cfg): Cleanup => {
-    const parent = spec.linux.cgroupsPath;
-    // Cgroups of launchers that were SIGKILLed: remove them first.
-    cleanupStaleCgroups({ parent });
-    const plan = planCgroup({
-      id: cgroupId(crypto.randomUUID().slice(0, 8)),
+  return async (pid, cfg): Promise<Cleanup> => {
+    if (started) consumedCgroups.add(started);
+    const s = await (started ?? startCgroup({
       resources: spec.linux.resources ?? {},
-      parent,
-      children: [pid],
-    });
-    const cg = createCgroup(plan);
-    try {
-      // Before the init is released: it unshares its cgroup namespace rooted here.
-      cg.addProcess(pid);
-    } catch (e) {
-      cg.destroy();
-      throw e;
-    }
-    cfg.cgroupMounts = cgroupMountOps(cgroupMountPlan(plan));
-    onCreated(cg);
-    return () => cg.destroy();
+      parent: spec.linux.cgroupsPath,
+    }, pid));
+    // The CLI's early init was replaced (namespaces differed): move this one.
+    if (s.pid !== pid) s.cg.addProcess(pid);
+    cfg.cgroupMounts = s.mounts;
+    onCreated(s.cg);
+    return () => s.cg.destroy();
   };
 }

@@ -25,6 +25,7 @@ import { DEFAULT_PATH, envGet, hasNamespace } from "./spec.ts";
 import { execve, resolveCommand } from "./command.ts";
 import { bringUpLoopback } from "./netdev.ts";
 import { ExitCode, TinycError } from "./errors.ts";
+import { trace } from "./trace.ts";
 import { applyMaskAndReadonly, planMaskAndReadonly } from "./security/paths.ts";
 import { applySecurity } from "./security/apply.ts";
 import {
@@ -54,6 +55,7 @@ export function initMain(): never {
   // Die with the launcher. Set before reading: if the launcher is already
   // gone, the read below sees EOF.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  trace("init running");
   let cfg: InitConfig | null;
   try {
     // Rootless: give the launcher a report pipe unshare does not hold.
@@ -83,6 +85,7 @@ export function initMain(): never {
 }
 
 function startContainer(cfg: InitConfig): never {
+  trace("init got config");
   const { spec } = cfg;
   const sys = new LinuxSys();
   // 1. cgroup namespace: our cgroup (set by the launcher) becomes its root.
@@ -95,6 +98,7 @@ function startContainer(cfg: InitConfig): never {
     (root, dest) => secureJoin(root, dest),
   );
 
+  trace("mounts done");
   // Hide and protect kernel interfaces (masked/read-only paths), after the
   // pivot so the paths are the container's.
   applyMaskAndReadonly(
@@ -106,6 +110,7 @@ function startContainer(cfg: InitConfig): never {
     sys,
   );
 
+  trace("masks done");
   // 3. hostname, loopback
   if (hasNamespace(spec, "uts")) sys.sethostname(spec.hostname);
   if (hasNamespace(spec, "network")) bringUpLoopback();
@@ -130,6 +135,7 @@ function startContainer(cfg: InitConfig): never {
     (p) => sys.kind(p),
   );
 
+  trace("cwd+resolve done");
   // 5. Nothing but stdio (and the report pipe until exec) may reach the command.
   libc().syscall(
     BigInt(SYS.close_range),
@@ -167,6 +173,7 @@ function startContainer(cfg: InitConfig): never {
     lastCap: cfg.lastCap,
   });
 
+  trace("init exec");
   // 7. exec
   return execve(path, spec.process.args, env);
 }

@@ -15,7 +15,7 @@
  */
 
 import { CLONE, LinuxSys, type Sys } from "./sys.ts";
-import { type Spec } from "./spec.ts";
+import type { Namespace, Spec } from "./spec.ts";
 import {
   CONFIG_FD,
   type InitConfig,
@@ -33,6 +33,7 @@ import {
   waitSync,
 } from "./process.ts";
 import { TinycError } from "./errors.ts";
+import { trace } from "./trace.ts";
 
 /** Namespaces the launcher unshares (the cgroup ns is the init's own). */
 const NS_TABLE: Array<
@@ -51,12 +52,12 @@ const NS_TABLE: Array<
 
 /** The namespaces to unshare for `spec`, as flags and the files to save. */
 export function planNamespaces(
-  spec: Spec,
+  namespaces: readonly Namespace[],
 ): { flags: number; files: string[] } {
   let flags = 0;
   const files: string[] = [];
   for (const ns of NS_TABLE) {
-    if (spec.linux.namespaces.some((n) => n.type === ns.type && !n.path)) {
+    if (namespaces.some((n) => n.type === ns.type && !n.path)) {
       flags |= ns.flag;
       files.push(ns.file);
     }
@@ -91,16 +92,20 @@ export function spawnInNamespaces(
   argv: string[],
   fds: Array<[number, number]>,
 ): number {
+  trace("spawnInNamespaces");
   const cwd = Deno.cwd();
   const saved = ns.files.map((f) => ({
     f,
     fd: sys.openNs(`/proc/thread-self/ns/${f}`),
   }));
   try {
+    trace("ns saved");
     sys.unshare(ns.flags);
+    trace("unshared");
     try {
       return spawn(argv[0], argv, envList(), { fds });
     } finally {
+      trace("spawned");
       // setns(mnt) also resets root and cwd to the namespace's: go back.
       for (const { f, fd } of saved) {
         sys.setns(fd, 0, `${f} (back to the host's)`);
@@ -140,6 +145,54 @@ export interface LaunchOptions {
    * through `rootlessSpec`, and `setgroups` is `rootlessSetgroups(maps)`.
    */
   rootless?: { argv: string[]; setgroups: boolean };
+  /**
+   * An init already started with {@link spawnEarlyInit}, so that its
+   * start-up overlapped the CLI's work. Used when its namespaces match the
+   * spec's; otherwise it is discarded and a new one spawned.
+   */
+  early?: EarlyInit;
+}
+
+/** An init spawned before the spec was complete (see {@link spawnEarlyInit}). */
+export interface EarlyInit {
+  pid: number;
+  flags: number;
+  cfgWrite: number;
+  repRead: number;
+}
+
+/**
+ * Spawn the init into new `namespaces` right away: a Deno init takes
+ * ~20 ms to start, which then overlaps the launcher's own remaining work
+ * (host facts, spec, cgroup, network). The init waits for its config.
+ */
+export function spawnEarlyInit(namespaces: readonly Namespace[]): EarlyInit {
+  const sys = new LinuxSys();
+  const ns = planNamespaces(namespaces);
+  const [cfgRead, cfgWrite] = pipe();
+  const [repRead, repWrite] = pipe();
+  let pid: number;
+  try {
+    pid = spawnInNamespaces(sys, ns, initArgv(), [
+      [CONFIG_FD, cfgRead],
+      [REPORT_FD, repWrite],
+    ]);
+  } catch (e) {
+    [cfgRead, cfgWrite, repRead, repWrite].forEach((fd) => sys.close(fd));
+    throw e;
+  }
+  sys.close(cfgRead);
+  sys.close(repWrite);
+  return { pid, flags: ns.flags, cfgWrite, repRead };
+}
+
+/** Kill and reap an early init that will not be used. */
+export function discardEarlyInit(early: EarlyInit): void {
+  const sys = new LinuxSys();
+  sys.close(early.cfgWrite);
+  sys.close(early.repRead);
+  signal(early.pid, 9);
+  waitSync(early.pid);
 }
 
 const FORWARDED: Deno.Signal[] = [
@@ -198,18 +251,17 @@ class ContainerRun {
     return p;
   }
 
-  async start(): Promise<number> {
-    const { spec } = this.opts;
+  /** 1-3: start the init; returns [config fd, report fd]. */
+  private async spawnInit(
+    ns: { flags: number; files: string[] },
+  ): Promise<[number, number]> {
     const [cfgRead, cfgWrite] = this.pipe();
     const [repRead, repWrite] = this.pipe();
-
-    // 1-3. namespaces and the init
     const fds: Array<[number, number]> = [
       [CONFIG_FD, cfgRead],
       [REPORT_FD, repWrite],
     ];
     const { rootless } = this.opts;
-    let report = repRead;
     if (rootless) {
       // unshare makes every namespace; see the ladder in src/rootless/mod.ts.
       this.child = spawn(rootless.argv[0], rootless.argv, envList(), { fds });
@@ -222,19 +274,29 @@ class ContainerRun {
       });
       this.fds.add(h.reportFd);
       this.close(repRead);
-      report = h.reportFd;
       this.pid = h.pid;
-    } else {
-      this.pid = this.child = spawnInNamespaces(
-        this.sys,
-        planNamespaces(spec),
-        initArgv(),
-        fds,
-      );
-      this.close(cfgRead);
-      this.close(repWrite);
+      return [cfgWrite, h.reportFd];
     }
+    this.pid = this.child = spawnInNamespaces(this.sys, ns, initArgv(), fds);
+    this.close(cfgRead);
+    this.close(repWrite);
+    return [cfgWrite, repRead];
+  }
 
+  async start(): Promise<number> {
+    const { spec, rootless, early } = this.opts;
+    const ns = planNamespaces(spec.linux.namespaces);
+    let cfgWrite: number, report: number;
+    if (early && !rootless && early.flags === ns.flags) {
+      // 1-3 were done early, with the right namespaces.
+      this.pid = this.child = early.pid;
+      [cfgWrite, report] = [early.cfgWrite, early.repRead];
+      this.fds.add(cfgWrite);
+      this.fds.add(report);
+    } else {
+      if (early) discardEarlyInit(early);
+      [cfgWrite, report] = await this.spawnInit(ns);
+    }
     // Forward signals from now on: the command may run (and a test or user
     // may signal tinyc) before the exec report below has been read.
     // A PID 1 without a handler ignores SIGINT/SIGTERM (as under docker);
@@ -250,6 +312,7 @@ class ContainerRun {
       return () => Deno.removeSignalListener(s, h);
     });
 
+    trace("init spawned");
     // 4. host-side setup while the init boots
     const cfg: InitConfig = {
       // The init gets the compiled filter, not the profile (which holds BigInts).
@@ -270,17 +333,20 @@ class ContainerRun {
         flags: spec.linux.seccomp.flags,
       };
     }
+    trace("seccomp compiled");
     for (const step of this.opts.setup ?? []) {
       const undo = await step(this.pid, cfg);
       if (undo) this.cleanups.push(undo);
     }
 
+    trace("host setup done");
     // 5. go, then the init's verdict: EOF means the exec succeeded.
     sendMessage(cfgWrite, cfg);
     this.close(cfgWrite);
     const failure = receiveMessage<InitFailure>(report);
     this.close(report);
     if (failure) throw new TinycError(failure.message, failure.code);
+    trace("command started");
 
     // 6. the container runs: forward signals, wait.
     let status;
@@ -290,6 +356,7 @@ class ContainerRun {
       this.stopForwarding();
     }
     this.exited = true;
+    trace("container exited");
     const code = statusToExitCode(status);
     for (const explain of this.opts.explain ?? []) {
       const line = explain(code);

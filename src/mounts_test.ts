@@ -152,9 +152,9 @@ Deno.test("apply: a failing mount stops the sequence with the syscall error", ()
 });
 
 Deno.test("namespaces: the launcher unshares all but cgroup (the init's own)", () => {
-  const ns = planNamespaces(spec());
+  const ns = planNamespaces(spec().linux.namespaces);
   assert.deepEqual(ns.files, ["mnt", "uts", "ipc", "net", "pid_for_children"]);
   const s = spec();
   s.linux.namespaces = s.linux.namespaces.filter((n) => n.type !== "network");
-  assert.ok(!planNamespaces(s).files.includes("net"));
+  assert.ok(!planNamespaces(s.linux.namespaces).files.includes("net"));
 });

@@ -33,7 +33,6 @@ import {
   type OciCapabilities,
   type ProcessUser,
 } from "./capabilities.ts";
-import { loadSeccomp } from "./seccomp.ts";
 import { LinuxSecuritySys, PR, type SecuritySys } from "./security_sys.ts";
 
 /** Everything the init needs to lock the process down, as plain data. */
@@ -61,7 +60,9 @@ export function applySecurity(
   }
   // 2. seccomp early, while CAP_SYS_ADMIN still allows it without NNP
   if (plan.seccomp && !plan.noNewPrivileges) {
-    loadSeccomp(plan.seccomp.program, plan.seccomp.flags, sys);
+    // sys.seccompFilter, not loadSeccomp: importing seccomp.ts (and its
+    // syscall tables) would cost the init start-up time for nothing.
+    sys.seccompFilter(plan.seccomp.program, plan.seccomp.flags);
   }
   // 3. bounding set, while CAP_SETPCAP is effective
   dropBoundingSet(plan.capabilities, plan.lastCap, sys);
@@ -69,6 +70,6 @@ export function applySecurity(
   applyUser(plan.user, plan.capabilities, sys);
   // 6. seccomp late, the last call before execve
   if (plan.seccomp && plan.noNewPrivileges) {
-    loadSeccomp(plan.seccomp.program, plan.seccomp.flags, sys);
+    sys.seccompFilter(plan.seccomp.program, plan.seccomp.flags);
   }
 }

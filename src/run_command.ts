@@ -1,0 +1,262 @@
+/**
+ * `tinyc run` after the first pass: full validation, host facts, the spec,
+ * and the launcher with its host-side steps (cgroup, network, rootless).
+ *
+ * @module
+ */
+
+import { oneLine, TinycError } from "./errors.ts";
+import { trace } from "./trace.ts";
+import type { EarlyInit, HostSetup, LaunchOptions } from "./launcher.ts";
+import { consumedCgroups, type StartedCgroup } from "./cgroup_setup.ts";
+import {
+  type HostFacts,
+  parseRunArgs,
+  type RunOptions,
+  specFromOptions,
+} from "./cli.ts";
+import type { Device } from "./spec.ts";
+import { secureJoin } from "./paths.ts";
+import { hostCapabilities } from "./security/capabilities.ts";
+import { resolveUser } from "./security/user.ts";
+
+/**
+ * `tinyc run ARGS`, given the init the CLI may already have spawned. Throws
+ * {@link TinycError}s for the CLI to print.
+ */
+export async function runContainerCommand(
+  args: string[],
+  started: { early?: EarlyInit; cgroup?: Promise<StartedCgroup> } = {},
+): Promise<number> {
+  const opts = parseRunArgs(args, (k) => Deno.env.get(k));
+  return await prepareAndRun(opts, await import("./launcher.ts"), started);
+}
+
+/** Early inits that runContainer owns (and will clean up) by now. */
+export const handedOver: WeakSet<EarlyInit> = new WeakSet<EarlyInit>();
+
+async function prepareAndRun(
+  opts: RunOptions,
+  launcher: typeof import("./launcher.ts"),
+  started: { early?: EarlyInit; cgroup?: Promise<StartedCgroup> },
+): Promise<number> {
+  const { early } = started;
+  const { runContainer, initArgv } = launcher;
+  const rootPath = resolveRootfs(opts.root);
+  trace("rootfs resolved");
+  let spec = specFromOptions(opts, gatherHostFacts(opts, rootPath));
+  const { cgroupStep, formatBytes } = await import("./cgroup_setup.ts");
+  trace("cgroup imported");
+  let rootless: LaunchOptions["rootless"];
+  let wantCgroup = true;
+  if (Deno.uid() !== 0) {
+    const r = await import("./rootless/mod.ts");
+    const controllers = r.controllersFor(spec.linux.resources);
+    const problem = r.checkRootlessRequest({
+      network: opts.network.mode,
+      publish: opts.network.publish.length,
+      controllers,
+      cgroupParent: spec.linux.cgroupsPath,
+    }, {
+      delegated: r.delegatedControllers(
+        Deno.uid() ?? 0,
+        Deno.readTextFileSync("/proc/self/cgroup"),
+      ),
+    });
+    if (problem) throw new TinycError(problem);
+    const launch = r.prepareRootless(
+      initArgv(),
+      spec.linux.namespaces.filter((n) => !n.path).map((n) => n.type),
+    );
+    if (launch.warning) console.error(launch.warning);
+    spec = r.rootlessSpec(spec, launch.maps);
+    rootless = {
+      argv: launch.argv,
+      setgroups: r.rootlessSetgroups(launch.maps),
+    };
+    // A cgroup of its own only when limits ask for one (and it is delegated).
+    wantCgroup = controllers.length > 0 ||
+      spec.linux.cgroupsPath !== undefined;
+  }
+  let cgroup: { oomKilled(): boolean } | undefined;
+  const id = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
+  const setup: HostSetup[] = wantCgroup
+    ? [cgroupStep(spec, (cg) => cgroup = cg, started.cgroup)]
+    : [];
+  if (opts.network.mode === "bridge") {
+    setup.push(bridgeStep(opts, id, rootPath));
+  }
+  if (early) handedOver.add(early);
+  try {
+    return await runContainerWith();
+  } catch (e) {
+    // A cgroup started early but never taken over by the cgroup step.
+    if (started.cgroup && !consumedCgroups.has(started.cgroup)) {
+      (await started.cgroup.catch(() => undefined))?.cg.destroy();
+    }
+    throw e;
+  }
+  function runContainerWith() {
+    return runContainer({
+      spec,
+      rootless,
+      early,
+      setup,
+      explain: [(code) => {
+        if (code !== 137 || !cgroup?.oomKilled()) return undefined;
+        const limit = spec.linux.resources?.memory?.limit;
+        return `tinyc: container killed: out of memory${
+          limit ? ` (--memory ${formatBytes(limit)})` : ""
+        }`;
+      }],
+    });
+  }
+}
+
+/**
+ * `--network bridge`: after the init exists, lease an address, bind published
+ * ports, wire the veth into its namespace, and bind-mount an /etc/hosts.
+ */
+function bridgeStep(opts: RunOptions, id: string, rootPath: string): HostSetup {
+  return async (pid, cfg) => {
+    const { checkNetworkOptions, startNetwork } = await import(
+      "./network/mod.ts"
+    );
+    const netOpts = {
+      mode: "bridge" as const,
+      containerId: id,
+      hostname: opts.hostname,
+      subnet: opts.network.subnet,
+      publish: opts.network.publish,
+      nat: opts.network.nat,
+    };
+    checkNetworkOptions(netOpts);
+    const net = await startNetwork(netOpts, pid);
+    let hasEtc = false;
+    try {
+      hasEtc = Deno.statSync(secureJoin(rootPath, "/etc")).isDirectory;
+    } catch {
+      // no /etc: no hosts file
+    }
+    if (net.hostsFile && hasEtc) {
+      cfg.spec.mounts.push({
+        destination: "/etc/hosts",
+        type: "bind",
+        source: net.hostsFile,
+        options: ["rbind", "ro"],
+      });
+    }
+    return () => net.teardown();
+  };
+}
+
+/** Read what the spec depends on from the host and the rootfs. */
+function gatherHostFacts(opts: RunOptions, rootPath: string): HostFacts {
+  const facts: HostFacts = {
+    rootPath,
+    stdinIsTerminal: Deno.stdin.isTerminal(),
+    availableCaps: hostCapabilities().bounding,
+    kernel: Deno.osRelease(),
+  };
+  if (opts.user !== undefined) {
+    const read = (p: string) => {
+      try {
+        return Deno.readTextFileSync(secureJoin(rootPath, p));
+      } catch {
+        return null;
+      }
+    };
+    facts.user = resolveUser(
+      opts.user,
+      read("/etc/passwd"),
+      read("/etc/group"),
+    );
+  }
+  if (!["default", "unconfined"].includes(opts.seccomp) && !opts.privileged) {
+    try {
+      facts.seccompProfileText = Deno.readTextFileSync(opts.seccomp);
+    } catch (e) {
+      throw new TinycError(
+        `--security-opt seccomp=${opts.seccomp}: ${oneLine(e)}`,
+      );
+    }
+  }
+  facts.volumes = opts.volumes.map((v) => {
+    let source: string;
+    try {
+      source = Deno.realPathSync(v.source);
+    } catch (e) {
+      throw new TinycError(
+        `--volume ${v.source}:${v.destination}: ${v.source}: ${
+          e instanceof Deno.errors.NotFound
+            ? "no such file or directory"
+            : oneLine(e)
+        }`,
+      );
+    }
+    return {
+      destination: v.destination,
+      type: "bind",
+      source,
+      options: ["rbind", v.readonly ? "ro" : "rw"],
+    };
+  });
+  if (opts.privileged) facts.hostDevices = hostDevices();
+  return facts;
+}
+
+/** The host's device nodes under /dev (not /dev/pts: the container has its own). */
+function hostDevices(dir = "/dev"): Device[] {
+  const out: Device[] = [];
+  for (const e of Deno.readDirSync(dir)) {
+    const path = `${dir}/${e.name}`;
+    if (
+      ["/dev/pts", "/dev/shm", "/dev/mqueue", "/dev/ptmx"].includes(path)
+    ) {
+      continue;
+    }
+    let st: Deno.FileInfo;
+    try {
+      st = Deno.lstatSync(path);
+    } catch {
+      continue;
+    }
+    if (st.isDirectory) out.push(...hostDevices(path));
+    else if (st.isCharDevice || st.isBlockDevice) {
+      const rdev = st.rdev ?? 0;
+      out.push({
+        path,
+        type: st.isCharDevice ? "c" : "b",
+        // glibc's major()/minor() for the encoded dev_t
+        major: ((rdev >> 8) & 0xfff) | ((rdev / 2 ** 32) & ~0xfff),
+        minor: (rdev & 0xff) | ((rdev >> 12) & 0xfff00),
+        fileMode: (st.mode ?? 0o600) & 0o7777,
+        uid: st.uid ?? 0,
+        gid: st.gid ?? 0,
+      });
+    }
+  }
+  return out;
+}
+
+/** The rootfs as an absolute real path; a clear error when it is unusable. */
+export function resolveRootfs(root: string): string {
+  let real: string;
+  try {
+    real = Deno.realPathSync(root);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new TinycError(`rootfs ${root}: no such directory`);
+    }
+    throw new TinycError(`rootfs ${root}: ${oneLine(e)}`);
+  }
+  if (!Deno.statSync(real).isDirectory) {
+    throw new TinycError(`rootfs ${root}: not a directory`);
+  }
+  if (real === "/") {
+    throw new TinycError(
+      `rootfs ${root}: refusing to use the host's / as a rootfs`,
+    );
+  }
+  return real;
+}
