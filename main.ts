@@ -23,11 +23,6 @@ found, otherwise the container's status (128+N when killed by signal N).`;
 
 async function main(args: string[]): Promise<number> {
   const [cmd, ...rest] = args;
-  if (Deno.env.get("TINYC_TRACE") === "1") {
-    console.error(
-      `tinyc trace [${Deno.pid}] ${performance.now().toFixed(1)}ms main`,
-    );
-  }
   if (cmd === "__init") {
     const { initMain } = await import("./src/init.ts");
     initMain();

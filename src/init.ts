@@ -110,7 +110,6 @@ function startContainer(cfg: InitConfig): never {
     sys,
   );
 
-  trace("masks done");
   // 3. hostname, loopback
   if (hasNamespace(spec, "uts")) sys.sethostname(spec.hostname);
   if (hasNamespace(spec, "network")) bringUpLoopback();
@@ -135,7 +134,6 @@ function startContainer(cfg: InitConfig): never {
     (p) => sys.kind(p),
   );
 
-  trace("cwd+resolve done");
   // 5. Nothing but stdio (and the report pipe until exec) may reach the command.
   libc().syscall(
     BigInt(SYS.close_range),

@@ -92,20 +92,16 @@ export function spawnInNamespaces(
   argv: string[],
   fds: Array<[number, number]>,
 ): number {
-  trace("spawnInNamespaces");
   const cwd = Deno.cwd();
   const saved = ns.files.map((f) => ({
     f,
     fd: sys.openNs(`/proc/thread-self/ns/${f}`),
   }));
   try {
-    trace("ns saved");
     sys.unshare(ns.flags);
-    trace("unshared");
     try {
       return spawn(argv[0], argv, envList(), { fds });
     } finally {
-      trace("spawned");
       // setns(mnt) also resets root and cwd to the namespace's: go back.
       for (const { f, fd } of saved) {
         sys.setns(fd, 0, `${f} (back to the host's)`);
@@ -333,7 +329,6 @@ class ContainerRun {
         flags: spec.linux.seccomp.flags,
       };
     }
-    trace("seccomp compiled");
     for (const step of this.opts.setup ?? []) {
       const undo = await step(this.pid, cfg);
       if (undo) this.cleanups.push(undo);

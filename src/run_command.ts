@@ -43,10 +43,8 @@ async function prepareAndRun(
   const { early } = started;
   const { runContainer, initArgv } = launcher;
   const rootPath = resolveRootfs(opts.root);
-  trace("rootfs resolved");
   let spec = specFromOptions(opts, gatherHostFacts(opts, rootPath));
   const { cgroupStep, formatBytes } = await import("./cgroup_setup.ts");
-  trace("cgroup imported");
   let rootless: LaunchOptions["rootless"];
   let wantCgroup = true;
   if (Deno.uid() !== 0) {

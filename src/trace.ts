@@ -8,7 +8,10 @@
 const enabled = Deno.env.get("TINYC_TRACE") === "1";
 const encoder = new TextEncoder();
 
-/** Note that `phase` was reached (ms since this process's time origin). */
+/**
+ * Note that `phase` was reached. Times are wall-clock milliseconds (modulo
+ * 100 s), so the launcher's and the init's lines can be compared.
+ */
 export function trace(phase: string): void {
   if (!enabled) return;
   Deno.stderr.writeSync(
