@@ -295,18 +295,7 @@ class ContainerRun {
     }
     // Forward signals from now on: the command may run (and a test or user
     // may signal tinyc) before the exec report below has been read.
-    // A PID 1 without a handler ignores SIGINT/SIGTERM (as under docker);
-    // a second such signal to tinyc kills the container.
-    let stops = 0;
-    this.forwarders = FORWARDED.map((s) => {
-      const h = () => {
-        const stopping = STOP_SIGNALS.includes(s);
-        if (stopping && ++stops > 1) signal(this.pid, 9);
-        else signal(this.pid, SIGNALS[s]);
-      };
-      Deno.addSignalListener(s, h);
-      return () => Deno.removeSignalListener(s, h);
-    });
+    this.forwarders = forwardSignals(() => this.pid, Deno.stdin.isTerminal());
 
     trace("init spawned");
     // 4. host-side setup while the init boots
@@ -385,6 +374,49 @@ class ContainerRun {
 }
 
 const STOP_SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
+
+/** What to do with a signal tinyc receives while its container runs. */
+export type SignalAction = "forward" | "kill" | "ignore";
+
+/**
+ * The forwarding policy, as a pure function of the signal, how many stop
+ * signals came before, and whether stdin is a terminal.
+ *
+ * - A PID 1 without a handler ignores SIGINT/SIGTERM (as under docker), so
+ *   a second stop signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT) kills the
+ *   container.
+ * - On a terminal, the container shares tinyc's process group, so the
+ *   keyboard's SIGINT/SIGQUIT (Ctrl-C, Ctrl-\) already reach it: tinyc
+ *   neither forwards nor counts them, and a shell survives any number of
+ *   Ctrl-C.
+ */
+export function signalAction(
+  s: Deno.Signal,
+  stopsBefore: number,
+  interactive: boolean,
+): SignalAction {
+  if (interactive && (s === "SIGINT" || s === "SIGQUIT")) return "ignore";
+  if (STOP_SIGNALS.includes(s) && stopsBefore >= 1) return "kill";
+  return "forward";
+}
+
+/** Install the forwarding handlers; returns their removers. */
+function forwardSignals(
+  pid: () => number,
+  interactive: boolean,
+): Array<() => void> {
+  let stops = 0;
+  return FORWARDED.map((s) => {
+    const h = () => {
+      const action = signalAction(s, stops, interactive);
+      if (action !== "ignore" && STOP_SIGNALS.includes(s)) stops++;
+      if (action === "kill") signal(pid(), 9);
+      else if (action === "forward") signal(pid(), SIGNALS[s]);
+    };
+    Deno.addSignalListener(s, h);
+    return () => Deno.removeSignalListener(s, h);
+  });
+}
 
 const SIGNALS: Record<string, number> = {
   SIGHUP: 1,
