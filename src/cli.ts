@@ -236,6 +236,31 @@ function seccompFor(
   });
 }
 
+const TMPFS_VALUE_OPTIONS = [
+  "size",
+  "mode",
+  "uid",
+  "gid",
+  "nr_inodes",
+  "nr_blocks",
+  "huge",
+  "mpol",
+];
+const TMPFS_FLAG_OPTIONS = [
+  "ro",
+  "rw",
+  "nosuid",
+  "suid",
+  "nodev",
+  "dev",
+  "noexec",
+  "exec",
+  "noatime",
+  "strictatime",
+  "noswap",
+  "inode64",
+];
+
 /** `--tmpfs PATH[:SIZE]` or `PATH:OPTS` (docker's mount options) -> a mount. */
 export function parseTmpfs(arg: string): Mount {
   const i = arg.indexOf(":");
@@ -250,7 +275,10 @@ export function parseTmpfs(arg: string): Mount {
   if (/^\d+[kmg]?$/i.test(rest)) options.push(`size=${rest}`);
   else if (rest !== "") {
     for (const o of rest.split(",")) {
-      if (!/^[a-z_]+(=[A-Za-z0-9%]+)?$/.test(o)) {
+      const m = o.match(/^([a-z_0-9]+)(=[A-Za-z0-9%]+)?$/);
+      const known = m &&
+        (m[2] ? TMPFS_VALUE_OPTIONS : TMPFS_FLAG_OPTIONS).includes(m[1]);
+      if (!known) {
         throw new TinycError(
           `tinyc run: --tmpfs ${arg}: bad option ${o} (use PATH:SIZE like /tmp:64m, or PATH:size=64m,mode=1777)`,
         );

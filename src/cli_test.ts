@@ -160,6 +160,8 @@ Deno.test("run args: --tmpfs forms and errors", () => {
     /--tmpfs tmp: the path must be absolute/,
   );
   assert.throws(() => parseTmpfs("/t:a b"), /--tmpfs \/t:a b: bad option/);
+  assert.throws(() => parseTmpfs("/t:xx"), /--tmpfs \/t:xx: bad option xx/);
+  assert.throws(() => parseTmpfs("/t:sise=1m"), /bad option sise=1m/);
 });
 
 Deno.test("run args: --volume forms and errors", () => {
