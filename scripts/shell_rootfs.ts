@@ -173,7 +173,7 @@ async function main(args: string[]): Promise<number> {
       `shell rootfs ready in ${dir} (${ms} ms): /bin/ts is the bundled shell run by /bin/deno, ${r.written.length} files (no deno compile: ${r.fallbackReason})`,
     );
   }
-  console.log(`try: sudo chroot ${join(dir)} /bin/ts`);
+  console.log(`run it: deno task run --root=${join(dir)} --shell=/bin/ts`);
   return 0;
 }
 
