@@ -181,3 +181,61 @@ Deno.test({
   await sh("true");
   assert.deepEqual(tinycCgroups(), []);
 });
+
+Deno.test({
+  name: "--cgroup-parent places the container's cgroup under that path",
+  ignore,
+}, async () => {
+  const parent = `tinyc-test-parent-${Deno.pid}`;
+  const root = await busyboxRoot();
+  const child = tinycSpawn([
+    "run",
+    "--root",
+    root,
+    "--cgroup-parent",
+    parent,
+    "--memory",
+    "32m",
+    "--",
+    "/bin/sh",
+    "-c",
+    "echo ready; sleep 2",
+  ]);
+  try {
+    await readUntil(child.stdout, /ready/);
+    const dir = `/sys/fs/cgroup/memory/${parent}`;
+    let inside: string[] = [];
+    try {
+      inside = [...Deno.readDirSync(dir)].filter((e) =>
+        e.isDirectory && e.name.startsWith("tinyc-")
+      ).map((e) => e.name);
+    } catch {
+      // pure cgroup v2 host: look there instead
+      inside = [...Deno.readDirSync(`/sys/fs/cgroup/${parent}`)].filter((e) =>
+        e.isDirectory && e.name.startsWith("tinyc-")
+      ).map((e) => e.name);
+    }
+    assert.equal(inside.length, 1, `no container cgroup under ${parent}`);
+  } finally {
+    child.kill("SIGKILL");
+    await child.status;
+    await child.stderr.cancel();
+    // The next run under that parent removes the SIGKILLed one's cgroup.
+    await sh("true", ["--cgroup-parent", parent]);
+    for (const e of Deno.readDirSync("/sys/fs/cgroup")) {
+      try {
+        Deno.removeSync(`/sys/fs/cgroup/${e.name}/${parent}`);
+      } catch {
+        // not in this hierarchy
+      }
+    }
+    try {
+      Deno.removeSync(`/sys/fs/cgroup/${parent}`);
+    } catch {
+      // v1 host
+    }
+  }
+  const bad = await sh("true", ["--cgroup-parent", "../escape"]);
+  assert.equal(bad.code, 125);
+  assert.match(bad.stderr, /--cgroup-parent \.\.\/escape/);
+});

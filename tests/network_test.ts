@@ -170,3 +170,17 @@ Deno.test(
     }
   },
 );
+
+Deno.test({
+  name: "--subnet gives addresses and a gateway from that subnet",
+  ignore,
+}, async () => {
+  const r = await sh(
+    "ip -4 -o addr show eth0; ip route; ping -c1 -W2 10.77.0.1 >/dev/null && echo gw-ok",
+    ["--network", "bridge", "--subnet", "10.77.0.0/24"],
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /inet 10\.77\.0\.\d+\/24/);
+  assert.match(r.stdout, /default via 10\.77\.0\.1/);
+  assert.match(r.stdout, /gw-ok/);
+});
