@@ -13,6 +13,8 @@
  * @module
  */
 
+import { SysError } from "./errors.ts";
+
 const SYMBOLS = {
   // int *__errno_location(void);
   __errno_location: { parameters: [], result: "pointer" },
@@ -244,6 +246,18 @@ export function errnoText(code: number): string {
     ? `errno ${code}`
     : new Deno.UnsafePointerView(p).getCString();
   return text.charAt(0).toLowerCase() + text.slice(1);
+}
+
+/**
+ * A {@link SysError} for `call` from an errno value (default: the calling
+ * thread's, so call it right after the failing call).
+ */
+export function errnoError(
+  call: string,
+  detail: string,
+  code: number = errno(),
+): SysError {
+  return new SysError(call, detail, code, errnoName(code), errnoText(code));
 }
 
 const encoder = new TextEncoder();

@@ -5,8 +5,7 @@
  * @module
  */
 
-import { addr, cstr, errno, errnoName, errnoText, libc, SYS } from "./libc.ts";
-import { SysError } from "./errors.ts";
+import { addr, cstr, errnoError, libc, SYS } from "./libc.ts";
 
 const AF_INET = 2;
 const SOCK_DGRAM = 2;
@@ -27,14 +26,7 @@ function ioctl(fd: number, req: number, buf: Uint8Array, name: string): void {
     0n,
   );
   if (r !== 0n) {
-    const e = errno();
-    throw new SysError(
-      "ioctl",
-      `${name} 0x${req.toString(16)}`,
-      e,
-      errnoName(e),
-      errnoText(e),
-    );
+    throw errnoError("ioctl", `${name} 0x${req.toString(16)}`);
   }
 }
 
@@ -42,8 +34,7 @@ function ioctl(fd: number, req: number, buf: Uint8Array, name: string): void {
 export function setLinkUp(name: string): void {
   const fd = libc().socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
-    const e = errno();
-    throw new SysError("socket", "AF_INET", e, errnoName(e), errnoText(e));
+    throw errnoError("socket", "AF_INET");
   }
   try {
     const ifr = new Uint8Array(IFREQ_SIZE);

@@ -9,8 +9,7 @@
  * @module
  */
 
-import { cstr, cstrArray, errno, errnoName, errnoText, libc } from "./libc.ts";
-import { SysError } from "./errors.ts";
+import { cstr, cstrArray, errno, errnoError, libc } from "./libc.ts";
 
 const POSIX_SPAWN_SETSIGDEF = 0x04;
 const POSIX_SPAWN_SETSIGMASK = 0x08;
@@ -61,13 +60,7 @@ export function spawn(
       new Uint8Array(e.ptrs.buffer),
     );
     if (rc !== 0) {
-      throw new SysError(
-        "posix_spawn",
-        `\`${path}\``,
-        rc,
-        errnoName(rc),
-        errnoText(rc),
-      );
+      throw errnoError("posix_spawn", `\`${path}\``, rc);
     }
     return pid[0];
   } finally {
@@ -103,13 +96,7 @@ export async function waitAsync(pid: number): Promise<ExitStatus> {
     // EINTR is the only retryable case; errno is unavailable on pool threads,
     // so distinguish "no such child" by probing with kill(pid, 0).
     if (libc().kill(pid, 0) !== 0) {
-      throw new SysError(
-        "waitpid",
-        `pid ${pid}`,
-        10,
-        "ECHILD",
-        "no child processes",
-      );
+      throw errnoError("waitpid", `pid ${pid}`, 10 /* ECHILD */);
     }
   }
 }
@@ -122,13 +109,7 @@ export function waitSync(pid: number): ExitStatus {
     if (r === pid) return decodeWaitStatus(st[0]);
     const e = errno();
     if (e !== 4 /* EINTR */) {
-      throw new SysError(
-        "waitpid",
-        `pid ${pid}`,
-        e,
-        errnoName(e),
-        errnoText(e),
-      );
+      throw errnoError("waitpid", `pid ${pid}`, e);
     }
   }
 }

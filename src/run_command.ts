@@ -6,7 +6,6 @@
  */
 
 import { oneLine, TinycError } from "./errors.ts";
-import { trace } from "./trace.ts";
 import type { EarlyInit, HostSetup, LaunchOptions } from "./launcher.ts";
 import { consumedCgroups, type StartedCgroup } from "./cgroup_setup.ts";
 import {

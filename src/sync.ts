@@ -30,8 +30,7 @@
  * @module
  */
 
-import { errno, errnoName, errnoText, libc } from "./libc.ts";
-import { SysError } from "./errors.ts";
+import { errno, errnoError, libc } from "./libc.ts";
 import type { Spec } from "./spec.ts";
 import type { DeviceMode, MountOp } from "./mounts.ts";
 
@@ -63,8 +62,7 @@ export function pipe(): [number, number] {
   const fds = new Int32Array(2);
   const O_CLOEXEC = 0o2000000;
   if (libc().pipe2(new Uint8Array(fds.buffer), O_CLOEXEC) !== 0) {
-    const e = errno();
-    throw new SysError("pipe2", "", e, errnoName(e), errnoText(e));
+    throw errnoError("pipe2", "");
   }
   return [fds[0], fds[1]];
 }
@@ -77,7 +75,7 @@ function writeAll(fd: number, bytes: Uint8Array<ArrayBuffer>): void {
     if (n < 0) {
       const e = errno();
       if (e === 4) continue; // EINTR
-      throw new SysError("write", `fd ${fd}`, e, errnoName(e), errnoText(e));
+      throw errnoError("write", `fd ${fd}`, e);
     }
     off += n;
   }
@@ -93,7 +91,7 @@ function readExact(fd: number, n: number): Uint8Array<ArrayBuffer> | null {
     if (r < 0) {
       const e = errno();
       if (e === 4) continue;
-      throw new SysError("read", `fd ${fd}`, e, errnoName(e), errnoText(e));
+      throw errnoError("read", `fd ${fd}`, e);
     }
     if (r === 0) {
       if (off === 0) return null;

@@ -9,17 +9,7 @@
  * @module
  */
 
-import {
-  addr,
-  cstr,
-  cstrArray,
-  errno,
-  errnoName,
-  errnoText,
-  libc,
-  SYS,
-} from "./libc.ts";
-import { SysError } from "./errors.ts";
+import { addr, cstr, cstrArray, errnoError, libc, SYS } from "./libc.ts";
 
 /** Mount flags (linux/mount.h), by name so errors can print them. */
 export const MS = {
@@ -97,8 +87,7 @@ export interface Sys {
 }
 
 function fail(call: string, detail: string): never {
-  const e = errno();
-  throw new SysError(call, detail, e, errnoName(e), errnoText(e));
+  throw errnoError(call, detail);
 }
 
 /** The real {@link Sys}, over libc on the calling thread. */

@@ -16,7 +16,15 @@
  * @module
  */
 
-import { addr, cstr, errno, errnoName, errnoText, libc } from "../libc.ts";
+import {
+  addr,
+  cstr,
+  errno,
+  errnoError,
+  errnoName,
+  errnoText,
+  libc,
+} from "../libc.ts";
 import { SysError } from "../errors.ts";
 import { writeAsync } from "./netlink_ffi.ts";
 
@@ -596,8 +604,7 @@ export function decodeError(
 // The socket
 
 function fail(call: string, detail: string): never {
-  const e = errno();
-  throw new SysError(call, detail, e, errnoName(e), errnoText(e));
+  throw errnoError(call, detail);
 }
 
 /**

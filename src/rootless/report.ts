@@ -16,8 +16,8 @@
  * @module
  */
 
-import { cstr, errno, errnoName, errnoText, libc } from "../libc.ts";
-import { SysError, TinycError } from "../errors.ts";
+import { cstr, errnoError, libc } from "../libc.ts";
+import { TinycError } from "../errors.ts";
 import { receiveMessage, REPORT_FD, sendMessage } from "../sync.ts";
 
 /** The extra init argument that selects rootless mode (before the config is read). */
@@ -32,8 +32,7 @@ export interface RootlessHello {
 }
 
 function fail(call: string, detail: string): never {
-  const e = errno();
-  throw new SysError(call, detail, e, errnoName(e), errnoText(e));
+  throw errnoError(call, detail);
 }
 
 /**

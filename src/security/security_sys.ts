@@ -13,7 +13,7 @@
  * @module
  */
 
-import { addr, errno, errnoName, errnoText, libc, SYS } from "../libc.ts";
+import { addr, errnoError, libc, SYS } from "../libc.ts";
 import { SysError } from "../errors.ts";
 
 /** prctl(2) options used here (linux/prctl.h). */
@@ -55,8 +55,7 @@ export interface SecuritySys {
 }
 
 function fail(call: string, detail: string): never {
-  const e = errno();
-  throw new SysError(call, detail, e, errnoName(e), errnoText(e));
+  throw errnoError(call, detail);
 }
 
 /** `_LINUX_CAPABILITY_VERSION_3`: two 32-bit words per set. */
