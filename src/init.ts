@@ -6,13 +6,14 @@
  * remains inside the container.
  *
  * The sequence, in order:
- *   1. cgroup namespace (after the launcher moved us into the container's cgroup)
- *   2. mounts: rootfs, /proc, /dev, /sys, volumes; pivot_root; read-only root
- *   3. hostname, loopback up
- *   4. working directory, command lookup
- *   5. close every fd but stdio
- *   6. user, capabilities, no_new_privs, seccomp (per-thread: right before exec)
- *   7. execve
+ *   1. mounts: rootfs, /proc, /dev, /sys, volumes; pivot_root; read-only
+ *      root; masked and read-only paths
+ *   2-4. hostname, loopback up; working directory, command lookup
+ *   5. wait for go (the launcher moved us into the container's cgroup):
+ *      cgroup namespace, /sys/fs/cgroup
+ *   6. close every fd but stdio
+ *   7. user, capabilities, no_new_privs, seccomp (per-thread: right before exec)
+ *   8. execve
  *
  * @module
  */
@@ -32,6 +33,7 @@ import {
   CONFIG_FD,
   type InitConfig,
   type InitFailure,
+  type InitGo,
   receiveMessage,
   REPORT_FD,
   sendMessage,
@@ -88,13 +90,10 @@ function startContainer(cfg: InitConfig): never {
   trace("init got config");
   const { spec } = cfg;
   const sys = new LinuxSys();
-  // 1. cgroup namespace: our cgroup (set by the launcher) becomes its root.
-  if (hasNamespace(spec, "cgroup")) sys.unshare(CLONE.CLONE_NEWCGROUP);
-
-  // 2. mounts
+  // 1. mounts, while the launcher finishes the cgroup
   applyMounts(
     sys,
-    planMounts(spec, cfg.devices, cfg.cgroupMounts),
+    planMounts(spec, cfg.devices),
     (root, dest) => secureJoin(root, dest),
   );
 
@@ -134,7 +133,15 @@ function startContainer(cfg: InitConfig): never {
     (p) => sys.kind(p),
   );
 
-  // 5. Nothing but stdio (and the report pipe until exec) may reach the command.
+  // 5. go: now in the container's cgroup, which becomes the root of our
+  // cgroup namespace; then its cgroupfs view at /sys/fs/cgroup.
+  const go = receiveMessage<InitGo>(CONFIG_FD);
+  if (go === null) Deno.exit(ExitCode.Failed); // the launcher gave up
+  trace("init got go");
+  if (hasNamespace(spec, "cgroup")) sys.unshare(CLONE.CLONE_NEWCGROUP);
+  applyMounts(sys, go.cgroupMounts ?? [], (_root, dest) => dest);
+
+  // 6. Nothing but stdio (and the report pipe until exec) may reach the command.
   libc().syscall(
     BigInt(SYS.close_range),
     3n,
@@ -144,7 +151,7 @@ function startContainer(cfg: InitConfig): never {
     0n,
   );
 
-  // 6. user, capabilities, no_new_privs, seccomp: per-thread, so here on
+  // 7. user, capabilities, no_new_privs, seccomp: per-thread, so here on
   // the main thread, and last, so nothing else runs under them before exec.
   const { user, capabilities } = spec.process;
   applySecurity({
@@ -162,16 +169,16 @@ function startContainer(cfg: InitConfig): never {
       ambient: [],
     },
     noNewPrivileges: spec.process.noNewPrivileges ?? true,
-    seccomp: cfg.seccomp
+    seccomp: go.seccomp
       ? {
-        program: new Uint8Array(cfg.seccomp.program),
-        flags: cfg.seccomp.flags,
+        program: new Uint8Array(go.seccomp.program),
+        flags: go.seccomp.flags,
       }
       : null,
     lastCap: cfg.lastCap,
   });
 
   trace("init exec");
-  // 7. exec
+  // 8. exec
   return execve(path, spec.process.args, env);
 }

@@ -6,8 +6,9 @@
  *   1. namespaces: save ours, unshare on the main thread
  *   2. spawn the init (re-executed tinyc), born into the new namespaces
  *   3. setns back: the launcher is a normal host process again
- *   4. host-side setup while the init boots: cgroup, network
- *   5. go: send the config; wait for the exec report
+ *   4. host-side setup while the init boots: network
+ *   5. send the config; cgroup and seccomp while the init builds the
+ *      filesystem; go; wait for the exec report
  *   6. forward signals, wait for the container
  *   7. clean up, newest first
  *
@@ -20,6 +21,7 @@ import {
   CONFIG_FD,
   type InitConfig,
   type InitFailure,
+  type InitGo,
   pipe,
   receiveMessage,
   REPORT_FD,
@@ -129,8 +131,13 @@ export interface HostSetup {
 /** Options of {@link runContainer}. */
 export interface LaunchOptions {
   spec: Spec;
-  /** Host-side steps (cgroups, network), in order. */
+  /** Host-side steps before the config is sent; they may add mounts (network). */
   setup?: HostSetup[];
+  /**
+   * Host-side steps the init waits for before exec, while it builds the
+   * filesystem (cgroup: done before the init makes its cgroup namespace).
+   */
+  setupBeforeExec?: HostSetup[];
   /** Called with the exit status to explain it (e.g. OOM); returns a line or nothing. */
   explain?: Array<(status: number) => string | undefined>;
   /** Where to print explanations (default: stderr). */
@@ -310,24 +317,40 @@ class ContainerRun {
     };
     // Only root mapped: unshare denied setgroups (src/rootless/spec.ts).
     if (rootless && !rootless.setgroups) cfg.setgroups = false;
-    if (spec.linux.seccomp) {
-      // Compiled here, while the init boots, rather than on its path to exec.
-      const { compileSeccomp } = await import("./security/seccomp.ts");
-      cfg.seccomp = {
-        program: Array.from(compileSeccomp(spec.linux.seccomp)),
-        flags: spec.linux.seccomp.flags,
-      };
-    }
-    for (const step of this.opts.setup ?? []) {
-      const undo = await step(this.pid, cfg);
-      if (undo) this.cleanups.push(undo);
-    }
+    // Steps that may add mounts (bridge: /etc/hosts) run before the config.
+    await this.runSteps(this.opts.setup ?? [], cfg);
 
-    trace("host setup done");
-    // 5. go, then the init's verdict: EOF means the exec succeeded.
-    sendMessage(cfgWrite, cfg);
+    // 5. the config: the init builds the container's filesystem meanwhile.
+    const { cgroupMounts: _c, seccomp: _s, ...first } = cfg;
+    sendMessage(cfgWrite, first);
+    let failure: InitFailure | null = null;
+    try {
+      if (spec.linux.seccomp) {
+        const { compileSeccomp } = await import("./security/seccomp.ts");
+        cfg.seccomp = {
+          program: Array.from(compileSeccomp(spec.linux.seccomp)),
+          flags: spec.linux.seccomp.flags,
+        };
+      }
+      // Steps the init must wait for before exec (cgroup: before its
+      // cgroup namespace is made).
+      await this.runSteps(this.opts.setupBeforeExec ?? [], cfg);
+      trace("host setup done");
+      // go; the init's verdict follows: EOF means the exec succeeded.
+      const go: InitGo = {
+        cgroupMounts: cfg.cgroupMounts,
+        seccomp: cfg.seccomp,
+      };
+      sendMessage(cfgWrite, go);
+    } catch (e) {
+      // The init may have failed first (then this is EPIPE or a vanished
+      // pid): its report says why. Otherwise stop it and report ours.
+      signal(this.pid, 9);
+      failure = receiveMessage<InitFailure>(report);
+      if (!failure) throw e;
+    }
     this.close(cfgWrite);
-    const failure = receiveMessage<InitFailure>(report);
+    failure ??= receiveMessage<InitFailure>(report);
     this.close(report);
     if (failure) throw new TinycError(failure.message, failure.code);
     trace("command started");
@@ -347,6 +370,13 @@ class ContainerRun {
       if (line) (this.opts.warn ?? ((l) => console.error(l)))(line);
     }
     return code;
+  }
+
+  private async runSteps(steps: HostSetup[], cfg: InitConfig): Promise<void> {
+    for (const step of steps) {
+      const undo = await step(this.pid, cfg);
+      if (undo) this.cleanups.push(undo);
+    }
   }
 
   /** Kill and reap the init if it still runs, then undo the setup steps. */

@@ -10,6 +10,7 @@
  */
 
 import { MS, type Sys } from "./sys.ts";
+import { SysError, TinycError } from "./errors.ts";
 import type { Device, Mount, Spec } from "./spec.ts";
 import { keptMountFlags } from "./security/paths.ts";
 
@@ -173,6 +174,19 @@ export function applyMounts(
   let root = "";
   const at = (dest: string) => root ? resolve(root, dest) : dest;
   for (const o of ops) {
+    try {
+      applyOne(o);
+    } catch (e) {
+      // Filesystem errors (creating a mount point) come from Deno without
+      // the container path; syscall errors already name theirs.
+      if (e instanceof SysError || !("dest" in o)) throw e;
+      throw new TinycError(
+        `mount point ${o.dest}: ${(e as Error).message.split("\n")[0]}`,
+      );
+    }
+  }
+
+  function applyOne(o: MountOp): void {
     switch (o.op) {
       case "make-private":
         sys.mount("", "/", "", MS.MS_REC | MS.MS_PRIVATE);

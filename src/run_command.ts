@@ -77,12 +77,14 @@ async function prepareAndRun(
   }
   let cgroup: { oomKilled(): boolean } | undefined;
   const id = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
-  const setup: HostSetup[] = wantCgroup
+  // The network step may add a mount (/etc/hosts): before the config. The
+  // cgroup must be complete before the init makes its cgroup namespace.
+  const setup: HostSetup[] = opts.network.mode === "bridge"
+    ? [bridgeStep(opts, id, rootPath)]
+    : [];
+  const setupBeforeExec: HostSetup[] = wantCgroup
     ? [cgroupStep(spec, (cg) => cgroup = cg, started.cgroup)]
     : [];
-  if (opts.network.mode === "bridge") {
-    setup.push(bridgeStep(opts, id, rootPath));
-  }
   if (early) handedOver.add(early);
   try {
     return await runContainerWith();
@@ -99,6 +101,7 @@ async function prepareAndRun(
       rootless,
       early,
       setup,
+      setupBeforeExec,
       explain: [(code) => {
         if (code !== 137 || !cgroup?.oomKilled()) return undefined;
         const limit = spec.linux.resources?.memory?.limit;

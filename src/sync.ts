@@ -8,11 +8,13 @@
  *   unshare(mnt|uts|ipc|net|pid)
  *   posix_spawn(deno ... __init)  ---------->  (Deno boots; fd 3 = cfg, fd 4 = report)
  *   setns back to the saved namespaces         prctl(PDEATHSIG, SIGKILL)
- *   cgroup: create, add init pid               read(fd 3) ... blocks
+ *   cgroup: create, move init (async)          read(fd 3) ... blocks
  *   network: veth into init's netns
- *   write(cfg, {spec, ...})  ----------------> unshare(cgroup), mounts, pivot_root,
- *   close(cfg)                                 hostname, lo up, cwd, user, caps,
- *   read(report) ... blocks                    no_new_privs, seccomp
+ *   write(cfg, {spec, devices, ...})  -------> mounts, pivot_root, masked paths,
+ *   compile seccomp; await the cgroup move     hostname, lo up, cwd, command lookup
+ *   write(cfg, go {cgroupMounts, seccomp}) --> read(fd 3) ... (go)
+ *   close(cfg)                                 unshare(cgroup), mount /sys/fs/cgroup,
+ *   read(report) ... blocks                    user, caps, no_new_privs, seccomp
  *                                              execve(cmd)   (fd 4 is CLOEXEC)
  *   EOF: exec succeeded  <-------------------  or write(fd 4, {code, message}); exit
  *   forward signals, waitpid(init)
@@ -39,13 +41,14 @@ export const CONFIG_FD = 3;
 /** fd on which the init reports a failure; closed by a successful exec. */
 export const REPORT_FD = 4;
 
-/** What the launcher sends the init. */
-export interface InitConfig {
+/**
+ * What the launcher sends the init: the first message carries all but the
+ * {@link InitGo} fields, the second (go) those.
+ */
+export interface InitConfig extends InitGo {
   spec: Spec;
   /** How to create device nodes: mknod (root) or bind from the host (rootless). */
   devices: DeviceMode;
-  /** The compiled seccomp filter (bytes of struct sock_filter[]), if any. */
-  seccomp?: { program: number[]; flags: number };
   /**
    * False when the user namespace denies `setgroups` (rootless with only
    * root mapped): the init then leaves the supplementary groups alone.
@@ -53,8 +56,17 @@ export interface InitConfig {
   setgroups?: boolean;
   /** The host's /proc/sys/kernel/cap_last_cap. */
   lastCap: number;
-  /** What to mount at /sys/fs/cgroup (after the cgroup namespace exists). */
+}
+
+/**
+ * The second message, "go": sent once the init is in its cgroup. The init
+ * builds the filesystem from the first message meanwhile.
+ */
+export interface InitGo {
+  /** What to mount at /sys/fs/cgroup, after unsharing the cgroup namespace. */
   cgroupMounts?: MountOp[];
+  /** The compiled seccomp filter (bytes of struct sock_filter[]), if any. */
+  seccomp?: { program: number[]; flags: number };
 }
 
 /** Create a pipe with O_CLOEXEC; returns [read, write]. */
