@@ -119,7 +119,7 @@ async function prepareAndRun(
  */
 function bridgeStep(opts: RunOptions, id: string, rootPath: string): HostSetup {
   return async (pid, cfg) => {
-    const { checkNetworkOptions, startNetwork } = await import(
+    const { checkNetworkOptions, DEFAULT_BRIDGE, startNetwork } = await import(
       "./network/mod.ts"
     );
     const netOpts = {
@@ -130,7 +130,14 @@ function bridgeStep(opts: RunOptions, id: string, rootPath: string): HostSetup {
       publish: opts.network.publish,
       nat: opts.network.nat,
     };
-    checkNetworkOptions(netOpts);
+    const subnet = checkNetworkOptions(netOpts)!;
+    const { subnetConflict } = await import("./network/ipam.ts");
+    const conflict = subnetConflict(
+      subnet,
+      Deno.readTextFileSync("/proc/net/route"),
+      DEFAULT_BRIDGE,
+    );
+    if (conflict) throw new TinycError(conflict);
     const net = await startNetwork(netOpts, pid);
     let hasEtc = false;
     try {

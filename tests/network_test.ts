@@ -15,8 +15,19 @@ import {
 
 const ignore = skipUnlessRoot("tests/network_test.ts");
 
-/** Host interfaces tinyc made for containers (veths are named tc + hex). */
+/** Veths of containers that other runs (not these tests) have up now. */
+const othersVeths = new Set<string>();
+if (!ignore) (await allVeths()).forEach((n) => othersVeths.add(n));
+
+/**
+ * Host interfaces tinyc made for this file's containers (veths are named
+ * tc + hex); those that were there before the tests started are not ours.
+ */
 async function containerVeths(): Promise<string[]> {
+  return (await allVeths()).filter((n) => !othersVeths.has(n));
+}
+
+async function allVeths(): Promise<string[]> {
   const out = await new Deno.Command("ip", { args: ["-o", "link"] }).output();
   return new TextDecoder().decode(out.stdout).split("\n")
     .map((l) => l.split(": ")[1]?.split("@")[0])
@@ -119,8 +130,16 @@ Deno.test({
   const port = freePort();
   const a = await server("published", ["-p", `127.0.0.1:${port}:80`]);
   try {
-    const res = await fetch(`http://127.0.0.1:${port}/`);
-    assert.equal((await res.text()).trim(), "published");
+    // httpd starts right after the address is printed: retry briefly.
+    let body = "";
+    for (let i = 0; i < 20 && body === ""; i++) {
+      try {
+        body = (await (await fetch(`http://127.0.0.1:${port}/`)).text()).trim();
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    assert.equal(body, "published");
     // The same port again is a clear error before the container starts.
     const busy = await sh("echo should-not-run", [
       "--network",

@@ -86,6 +86,15 @@ export function parseSubnet(cidr: string, flag = "--subnet"): Subnet {
       `host bits set (did you mean ${formatIPv4(network)}/${prefixLength}?)`,
     );
   }
+  for (const [start, bits, what] of RESERVED) {
+    if (overlaps(network, prefixLength, start, bits)) {
+      throw bad(
+        `overlaps ${
+          formatIPv4(start)
+        }/${bits} (${what}); use a private range such as 10.10.10.0/24`,
+      );
+    }
+  }
   return {
     cidr: `${formatIPv4(network)}/${prefixLength}`,
     network,
@@ -94,6 +103,59 @@ export function parseSubnet(cidr: string, flag = "--subnet"): Subnet {
     first: network + 2,
     last: network + size - 2,
   };
+}
+
+/** Ranges a container subnet must not touch. */
+const RESERVED: Array<[start: number, bits: number, what: string]> = [
+  [0, 8, "this network"],
+  [127 * 2 ** 24, 8, "loopback"],
+  [(169 * 256 + 254) * 2 ** 16, 16, "link-local"],
+  [224 * 2 ** 24, 3, "multicast and reserved"],
+];
+
+/** Do a/aBits and b/bBits share any address? */
+function overlaps(a: number, aBits: number, b: number, bBits: number): boolean {
+  const bits = Math.min(aBits, bBits);
+  const size = 2 ** (32 - bits);
+  return Math.floor(a / size) === Math.floor(b / size);
+}
+
+/**
+ * A one-line reason why `subnet` cannot be used on this host, or undefined:
+ * it overlaps a route on another interface (the host's own networks), or a
+ * different subnet already on the bridge. `routes` is /proc/net/route.
+ */
+export function subnetConflict(
+  subnet: Subnet,
+  routes: string,
+  bridge: string,
+): string | undefined {
+  for (const line of routes.trim().split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 8) continue;
+    // Destination and Mask are little-endian hex.
+    const le = (h: string) => {
+      const n = parseInt(h, 16);
+      return ((n & 0xff) * 2 ** 24) + (((n >>> 8) & 0xff) << 16) +
+        (((n >>> 16) & 0xff) << 8) + ((n >>> 24) & 0xff);
+    };
+    const dest = le(f[1]);
+    const mask = le(f[7]);
+    if (mask === 0) continue; // the default route overlaps everything
+    const bits = 32 - Math.log2(2 ** 32 - mask);
+    if (!Number.isInteger(bits)) continue;
+    if (!overlaps(subnet.network, subnet.prefixLength, dest, bits)) continue;
+    const cidr = `${formatIPv4(dest)}/${bits}`;
+    if (f[0] !== bridge) {
+      return `--subnet ${subnet.cidr}: overlaps the host's network ${cidr} on ${
+        f[0]
+      }`;
+    }
+    if (cidr !== subnet.cidr) {
+      return `--subnet ${subnet.cidr}: overlaps ${cidr}, already used on bridge ${bridge}`;
+    }
+  }
+  return undefined;
 }
 
 /** One address handed to one container. */

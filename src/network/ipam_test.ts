@@ -209,3 +209,36 @@ Deno.test("five processes allocating at once get five distinct addresses", async
   assert.equal(ipam.reclaimStale().length, 5);
   Deno.removeSync(ipam.dir, { recursive: true });
 });
+
+Deno.test("subnets: reserved ranges and host conflicts are refused", async () => {
+  const { parseSubnet, subnetConflict } = await import("./ipam.ts");
+  assert.throws(
+    () => parseSubnet("127.0.0.0/24"),
+    /--subnet 127\.0\.0\.0\/24: overlaps 127\.0\.0\.0\/8 \(loopback\)/,
+  );
+  assert.throws(() => parseSubnet("169.254.1.0/24"), /link-local/);
+  assert.throws(() => parseSubnet("224.0.0.0/24"), /multicast/);
+  assert.throws(() => parseSubnet("0.0.0.0/8"), /this network/);
+  const routes = [
+    "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT",
+    "eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0",
+    "eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0",
+    "tinyc0\t000A0A0A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0",
+  ].join("\n");
+  assert.equal(
+    subnetConflict(parseSubnet("10.10.10.0/24"), routes, "tinyc0"),
+    undefined,
+  );
+  assert.equal(
+    subnetConflict(parseSubnet("10.77.0.0/24"), routes, "tinyc0"),
+    undefined,
+  );
+  assert.match(
+    subnetConflict(parseSubnet("192.0.2.0/25"), routes, "tinyc0")!,
+    /overlaps the host's network 192\.0\.2\.0\/24 on eth0/,
+  );
+  assert.match(
+    subnetConflict(parseSubnet("10.10.0.0/16"), routes, "tinyc0")!,
+    /overlaps 10\.10\.10\.0\/24, already used on bridge tinyc0/,
+  );
+});
