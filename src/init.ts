@@ -19,7 +19,7 @@
  */
 
 import { CLONE, LinuxSys } from "./sys.ts";
-import { libc, SYS } from "./libc.ts";
+import { addr, errnoError, libc, SYS } from "./libc.ts";
 import { applyMounts, planMounts } from "./mounts.ts";
 import { secureJoin } from "./paths.ts";
 import { DEFAULT_PATH, envGet, hasNamespace } from "./spec.ts";
@@ -57,6 +57,8 @@ export function initMain(): never {
   // Die with the launcher. Set before reading: if the launcher is already
   // gone, the read below sees EOF.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // Device nodes and mount points get exactly the modes asked for.
+  libc().umask(0);
   trace("init running");
   let cfg: InitConfig | null;
   try {
@@ -84,6 +86,43 @@ export function initMain(): never {
     }
     Deno.exit(failure.code);
   }
+}
+
+/**
+ * Give the command default signal dispositions and an empty signal mask:
+ * Deno ignores SIGPIPE (and may block others), and ignored or blocked
+ * signals survive execve.
+ */
+function resetSignals(): void {
+  const status = Deno.readTextFileSync("/proc/thread-self/status");
+  const ignored = BigInt(
+    "0x" + (status.match(/^SigIgn:\s*([0-9a-f]+)/m)?.[1] ?? "0"),
+  );
+  // A zeroed struct sigaction is SIG_DFL with no flags on every layout.
+  // The raw call, not glibc's signal(): that refuses glibc's own 32 and 33.
+  const dfl = new BigUint64Array(4);
+  for (let sig = 1; sig <= 64; sig++) {
+    if ((ignored >> BigInt(sig - 1)) & 1n) {
+      libc().syscall(
+        BigInt(SYS.rt_sigaction),
+        BigInt(sig),
+        addr(dfl),
+        0n,
+        8n,
+        0n,
+      );
+    }
+  }
+  const SIG_SETMASK = 2;
+  const empty = new BigUint64Array(1);
+  libc().syscall(
+    BigInt(SYS.rt_sigprocmask),
+    BigInt(SIG_SETMASK),
+    addr(empty),
+    0n,
+    8n,
+    0n,
+  );
 }
 
 function startContainer(cfg: InitConfig): never {
@@ -140,6 +179,13 @@ function startContainer(cfg: InitConfig): never {
   trace("init got go");
   if (hasNamespace(spec, "cgroup")) sys.unshare(CLONE.CLONE_NEWCGROUP);
   applyMounts(sys, go.cgroupMounts ?? [], (_root, dest) => dest);
+
+  // A session of its own: no controlling terminal, so nothing in the
+  // container can push input into the user's shell (TIOCSTI) or open
+  // /dev/tty; signals from the terminal reach it through the launcher.
+  if (libc().setsid() < 0) throw errnoError("setsid", "");
+  resetSignals();
+  libc().umask(0o022);
 
   // 6. Nothing but stdio (and the report pipe until exec) may reach the command.
   libc().syscall(

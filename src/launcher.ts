@@ -206,6 +206,8 @@ const FORWARDED: Deno.Signal[] = [
   "SIGUSR1",
   "SIGUSR2",
   "SIGWINCH",
+  // Ctrl-Z would stop tinyc but not the container (another session).
+  "SIGTSTP",
 ];
 
 /** Run the container described by `opts.spec`; resolves to its exit status. */
@@ -404,9 +406,11 @@ class ContainerRun {
 }
 
 const STOP_SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
+/** Signals a terminal sends to its foreground process group. */
+const TERMINAL_SIGNALS: Deno.Signal[] = ["SIGWINCH", "SIGTSTP"];
 
 /** What to do with a signal tinyc receives while its container runs. */
-export type SignalAction = "forward" | "kill" | "ignore";
+export type SignalAction = "forward" | "kill";
 
 /**
  * The forwarding policy, as a pure function of the signal, how many stop
@@ -425,7 +429,7 @@ export function signalAction(
   stopsBefore: number,
   interactive: boolean,
 ): SignalAction {
-  if (interactive && (s === "SIGINT" || s === "SIGQUIT")) return "ignore";
+  if (interactive && (s === "SIGINT" || s === "SIGQUIT")) return "forward";
   if (STOP_SIGNALS.includes(s) && stopsBefore >= 1) return "kill";
   return "forward";
 }
@@ -439,9 +443,18 @@ function forwardSignals(
   return FORWARDED.map((s) => {
     const h = () => {
       const action = signalAction(s, stops, interactive);
-      if (action !== "ignore" && STOP_SIGNALS.includes(s)) stops++;
-      if (action === "kill") signal(pid(), 9);
-      else if (action === "forward") signal(pid(), SIGNALS[s]);
+      const keyboard = interactive && (s === "SIGINT" || s === "SIGQUIT");
+      if (!keyboard && STOP_SIGNALS.includes(s)) stops++;
+      // From the keyboard, like a terminal does: to the container's
+      // process group (PID 1's session, where its jobs run), so Ctrl-C stops
+      // the running command and not only the shell.
+      const target = keyboard || (interactive && TERMINAL_SIGNALS.includes(s))
+        ? -pid()
+        : pid();
+      signal(
+        action === "kill" ? pid() : target,
+        action === "kill" ? 9 : SIGNALS[s],
+      );
     };
     Deno.addSignalListener(s, h);
     return () => Deno.removeSignalListener(s, h);
@@ -456,4 +469,5 @@ const SIGNALS: Record<string, number> = {
   SIGUSR2: 12,
   SIGTERM: 15,
   SIGWINCH: 28,
+  SIGTSTP: 20,
 };

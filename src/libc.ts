@@ -176,6 +176,8 @@ export const SYS: Readonly<Record<string, number>> = Deno.build.arch ===
   ? {
     ioctl: 29,
     fcntl: 25,
+    rt_sigprocmask: 135,
+    rt_sigaction: 134,
     pivot_root: 41,
     capget: 90,
     capset: 91,
@@ -187,6 +189,8 @@ export const SYS: Readonly<Record<string, number>> = Deno.build.arch ===
   : {
     ioctl: 16,
     fcntl: 72,
+    rt_sigprocmask: 14,
+    rt_sigaction: 13,
     pivot_root: 155,
     capget: 125,
     capset: 126,

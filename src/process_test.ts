@@ -17,8 +17,8 @@ Deno.test("signal policy: forward, kill on the second stop signal, keyboard sign
   assert.equal(signalAction("SIGINT", 1, false), "kill");
   assert.equal(signalAction("SIGUSR1", 5, false), "forward");
   assert.equal(signalAction("SIGWINCH", 3, true), "forward");
-  // On a terminal Ctrl-C reaches the container directly: never forwarded or counted.
-  assert.equal(signalAction("SIGINT", 0, true), "ignore");
-  assert.equal(signalAction("SIGINT", 5, true), "ignore");
+  // On a terminal Ctrl-C is forwarded however often: a shell survives it.
+  assert.equal(signalAction("SIGINT", 0, true), "forward");
+  assert.equal(signalAction("SIGINT", 5, true), "forward");
   assert.equal(signalAction("SIGTERM", 1, true), "kill");
 });

@@ -305,3 +305,46 @@ Deno.test({
     "tinyc: --user bob: no such user in /etc/passwd of the rootfs\n",
   );
 });
+
+Deno.test({
+  name:
+    "no controlling terminal (no TIOCSTI into the user's shell), own session",
+  ignore,
+}, async () => {
+  // fields 6-7 of stat: session, tty_nr
+  const r = await sh(
+    "cut -d' ' -f6,7 /proc/self/stat; echo x > /dev/tty; echo tty=$?",
+  );
+  assert.match(r.stdout, /^1 0$/m);
+  assert.match(r.stdout, /tty=[1-9]/);
+});
+
+Deno.test({
+  name: "device nodes: usable by any user, new ones refused (FIFOs allowed)",
+  ignore,
+}, async () => {
+  const r = await sh(
+    "echo x > /dev/null && echo null-ok; mknod /tmp/kmsg c 1 11 2>/dev/null; echo chr=$?; mknod /tmp/sda b 8 0 2>/dev/null; echo blk=$?; mkfifo /tmp/f && echo fifo-ok",
+  );
+  assert.match(r.stdout, /null-ok/);
+  assert.match(r.stdout, /chr=1/);
+  assert.match(r.stdout, /blk=1/);
+  assert.match(r.stdout, /fifo-ok/);
+  const nobody = await sh("echo x > /dev/null && echo ok; umask", [
+    "-u",
+    "nobody",
+  ]);
+  assert.match(nobody.stdout, /ok\n0022/);
+});
+
+Deno.test({
+  name: "signals start at their defaults (SIGPIPE kills a writer)",
+  ignore,
+}, async () => {
+  const r = await sh(
+    "grep -E 'SigIgn|SigBlk' /proc/self/status; yes | head -n 1",
+  );
+  assert.match(r.stdout, /SigBlk:\s+0+\n/);
+  assert.match(r.stdout, /SigIgn:\s+0+\n/);
+  assert.ok(!r.stderr.includes("Broken pipe"), r.stderr);
+});

@@ -120,6 +120,12 @@ const CLONE_NAMESPACES = 0x00020000 | // CLONE_NEWNS
 
 const AF_VSOCK = 40;
 
+const S_IFMT = 0o170000;
+const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
+const TIOCSTI = 0x5412;
+const TIOCLINUX = 0x541c;
+
 /** One line of the default deny table. */
 export interface DenyEntry {
   names: readonly string[];
@@ -299,6 +305,39 @@ export const DEFAULT_DENY: readonly DenyEntry[] = [
       op: "ne" as const,
       value: BigInt(v),
     })),
+  },
+  // Not in docker's profile: its device cgroup does this job; tinyc has no
+  // device cgroup, so the filter keeps CAP_MKNOD (docker's default set)
+  // from making device nodes, while FIFOs and sockets stay allowed.
+  ...(["mknod", "mknodat"] as const).flatMap((name) =>
+    [S_IFCHR, S_IFBLK].map((type): DenyEntry => ({
+      why: "creating character or block devices (host devices behind them)",
+      names: [name],
+      args: [{
+        index: name === "mknod" ? 1 : 2,
+        op: "masked_eq",
+        value: BigInt(S_IFMT),
+        valueTwo: BigInt(type),
+      }],
+    }))
+  ),
+  // Typing into the terminal tinyc shares (TIOCSTI) or its console
+  // (TIOCLINUX) would run commands in the user's shell. The kernel compares
+  // the low 32 bits of the request, so the filter must too.
+  ...[TIOCSTI, TIOCLINUX].map((request): DenyEntry => ({
+    why: "pushing input into a terminal (TIOCSTI, TIOCLINUX)",
+    names: ["ioctl"],
+    args: [{
+      index: 1,
+      op: "masked_eq",
+      value: 0xffffffffn,
+      valueTwo: BigInt(request),
+    }],
+  })),
+  {
+    why:
+      "io_uring: a large kernel attack surface (docker refuses it since 25.0)",
+    names: ["io_uring_setup", "io_uring_enter", "io_uring_register"],
   },
   {
     why: "vsock sockets reach the hypervisor",

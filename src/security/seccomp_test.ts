@@ -583,3 +583,20 @@ Deno.test("loadSeccomp hands the program and flags to seccomp(2)", () => {
   ]);
   assert.equal(sys.programs[0], defaultProgram);
 });
+
+Deno.test("default filter: device nodes, TIOCSTI/TIOCLINUX (any high bits) and io_uring are refused", () => {
+  const p = defaultProgram;
+  // mknod(path, mode, dev): char and block devices refused, FIFOs allowed.
+  assert.equal(decide(p, "mknod", [0n, 0o020666n, 0n]), "errno 1");
+  assert.equal(decide(p, "mknod", [0n, 0o060600n, 0n]), "errno 1");
+  assert.equal(decide(p, "mknod", [0n, 0o010644n, 0n]), "allow");
+  assert.equal(decide(p, "mknodat", [0n, 0n, 0o020666n, 0n]), "errno 1");
+  assert.equal(decide(p, "mknodat", [0n, 0n, 0o140755n, 0n]), "allow");
+  assert.equal(decide(p, "ioctl", [0n, 0x5412n]), "errno 1");
+  assert.equal(decide(p, "ioctl", [0n, 0x1_0000_5412n]), "errno 1");
+  assert.equal(decide(p, "ioctl", [0n, 0x541cn]), "errno 1");
+  assert.equal(decide(p, "ioctl", [0n, 0x5401n]), "allow"); // TCGETS
+  for (const n of ["io_uring_setup", "io_uring_enter", "io_uring_register"]) {
+    assert.equal(decide(p, n, [0n, 0n]), "errno 1", n);
+  }
+});
