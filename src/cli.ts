@@ -149,6 +149,20 @@ export function parseRunArgs(
       );
     }
   }
+  const tmpfs = ((values.tmpfs as string[] | undefined) ?? []).map(parseTmpfs);
+  const volumes = ((values.volume as string[] | undefined) ?? []).map(
+    parseVolume,
+  );
+  const privileged = values.privileged === true;
+  // tinyc's masked paths need its /dev (they bind /dev/null).
+  const onDev = [...tmpfs, ...volumes].find((m) =>
+    m.destination.replace(/\/+$/, "") === "/dev"
+  );
+  if (onDev && !privileged) {
+    throw new TinycError(
+      `tinyc run: mounting over /dev (${onDev.destination}) needs --privileged`,
+    );
+  }
   return {
     root: root ?? "",
     args,
@@ -163,8 +177,8 @@ export function parseRunArgs(
     seccomp,
     noNewPrivileges,
     readOnly: values["read-only"] === true,
-    tmpfs: ((values.tmpfs as string[] | undefined) ?? []).map(parseTmpfs),
-    volumes: ((values.volume as string[] | undefined) ?? []).map(parseVolume),
+    tmpfs,
+    volumes,
     resources: resourcesFromFlags({
       memory: values.memory as string | undefined,
       cpus: values.cpus as string | undefined,
@@ -261,6 +275,32 @@ const TMPFS_FLAG_OPTIONS = [
   "inode64",
 ];
 
+/**
+ * User mounts, parents before children (as docker sorts them), so a
+ * `--tmpfs /tmp` never hides a `-v X:/tmp/data`; stable otherwise.
+ */
+function byDepth(mounts: Mount[]): Mount[] {
+  const depth = (m: Mount) => m.destination.split("/").filter(Boolean).length;
+  return mounts.map((m, i) => ({ m, i }))
+    .sort((a, b) => depth(a.m) - depth(b.m) || a.i - b.i)
+    .map(({ m }) => m);
+}
+
+/** A destination tinyc will not mount over: `/` itself and /proc. */
+function checkDestination(flag: string, arg: string, dest: string): void {
+  const clean = "/" + dest.split("/").filter((c) => c && c !== ".").join("/");
+  if (clean === "/" || dest.split("/").includes("..")) {
+    throw new TinycError(
+      `tinyc run: ${flag} ${arg}: the container path must not be / or contain '..'`,
+    );
+  }
+  if (clean === "/proc" || clean.startsWith("/proc/")) {
+    throw new TinycError(
+      `tinyc run: ${flag} ${arg}: mounting over /proc is not allowed`,
+    );
+  }
+}
+
 /** `--tmpfs PATH[:SIZE]` or `PATH:OPTS` (docker's mount options) -> a mount. */
 export function parseTmpfs(arg: string): Mount {
   const i = arg.indexOf(":");
@@ -271,6 +311,7 @@ export function parseTmpfs(arg: string): Mount {
       `tinyc run: --tmpfs ${arg}: the path must be absolute`,
     );
   }
+  checkDestination("--tmpfs", arg, dest);
   const options = ["nosuid", "nodev", "noexec"];
   if (/^\d+[kmg]?$/i.test(rest)) options.push(`size=${rest}`);
   else if (rest !== "") {
@@ -311,6 +352,7 @@ export function parseVolume(
       `tinyc run: --volume ${arg}: the container path must be absolute`,
     );
   }
+  checkDestination("--volume", arg, destination);
   if (mode !== "ro" && mode !== "rw") {
     throw new TinycError(
       `tinyc run: --volume ${arg}: unknown mode ${mode} (use ro or rw)`,
@@ -373,7 +415,11 @@ export function specFromOptions(opts: RunOptions, host: HostFacts): Spec {
       capabilities,
       noNewPrivileges: opts.noNewPrivileges,
     },
-    root: { path: host.rootPath, readonly: opts.readOnly },
+    root: {
+      path: host.rootPath,
+      readonly: opts.readOnly,
+      nodev: !opts.privileged,
+    },
     hostname: opts.hostname,
     mounts: [
       ...defaultMounts().map((m) =>
@@ -382,8 +428,7 @@ export function specFromOptions(opts: RunOptions, host: HostFacts): Spec {
           ? { ...m, options: m.options!.filter((o) => o !== "ro") }
           : m
       ),
-      ...(host.volumes ?? []),
-      ...opts.tmpfs,
+      ...byDepth([...(host.volumes ?? []), ...opts.tmpfs]),
     ],
     linux: {
       namespaces: namespacesFor(opts),

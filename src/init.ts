@@ -178,7 +178,12 @@ function startContainer(cfg: InitConfig): never {
   if (go === null) Deno.exit(ExitCode.Failed); // the launcher gave up
   trace("init got go");
   if (hasNamespace(spec, "cgroup")) sys.unshare(CLONE.CLONE_NEWCGROUP);
-  applyMounts(sys, go.cgroupMounts ?? [], (_root, dest) => dest);
+  // Not into a user's own directory bound at /sys.
+  const userSys = spec.mounts.some((m) =>
+    m.type === "bind" &&
+    ["/sys", "/sys/fs", "/sys/fs/cgroup"].includes(m.destination)
+  );
+  if (!userSys) applyMounts(sys, go.cgroupMounts ?? [], (_root, dest) => dest);
 
   // A session of its own: no controlling terminal, so nothing in the
   // container can push input into the user's shell (TIOCSTI) or open

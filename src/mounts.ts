@@ -19,7 +19,7 @@ export type MountOp =
   /** Make `/` and everything below private: without it pivot_root fails on a shared `/`, and mounts would propagate to the host. */
   | { op: "make-private" }
   /** Bind the rootfs (host path) onto itself so it is a mount point for pivot_root. */
-  | { op: "bind-root"; root: string }
+  | { op: "bind-root"; root: string; nodev?: boolean }
   /** Mount a filesystem at `dest`, creating the directory. */
   | {
     op: "mount";
@@ -29,13 +29,18 @@ export type MountOp =
     flags: number;
     data: string;
   }
-  /** Bind a host path at `dest` (dir or file target created to match); `readonly` remounts it read-only. */
+  /**
+   * Bind a host path at `dest` (dir or file target created to match);
+   * `readonly` and `restrict` (MS_NODEV|MS_NOSUID|MS_NOEXEC) are applied by
+   * a remount of the bind.
+   */
   | {
     op: "bind";
     dest: string;
     source: string;
     flags: number;
     readonly: boolean;
+    restrict?: number;
   }
   | { op: "mknod"; dest: string; mode: number; major: number; minor: number }
   | { op: "symlink"; dest: string; target: string }
@@ -94,25 +99,44 @@ export function planMounts(
   extra: readonly MountOp[] = [],
 ): MountOp[] {
   const root = spec.root.path;
-  const ops: MountOp[] = [{ op: "make-private" }, { op: "bind-root", root }];
+  const ops: MountOp[] = [{ op: "make-private" }, {
+    op: "bind-root",
+    root,
+    nodev: spec.root.nodev ?? false,
+  }];
+  // A user's mount at /dev or /sys replaces tinyc's (as runc does), so
+  // nothing of ours is written into the user's directory.
+  const userOwns = (dir: string) =>
+    spec.mounts.some((m) => m.destination === dir && isBind(m));
+  const skipped = (m: Mount) =>
+    !isBind(m) && (
+      (userOwns("/dev") &&
+        (m.destination === "/dev" || m.destination.startsWith("/dev/"))) ||
+      (userOwns("/sys") && m.destination === "/sys")
+    );
   let devDone = false;
   for (const m of spec.mounts) {
+    if (skipped(m)) continue;
     ops.push(mountOp(m));
-    // Device nodes go in right after /dev's tmpfs, before /dev/pts and friends.
-    if (m.destination === "/dev" && !devDone) {
+    // Device nodes and links go in right after /dev's tmpfs, before
+    // /dev/pts and friends, and before any user mount could cover /dev.
+    if (m.destination === "/dev" && !isBind(m) && !devDone) {
       devDone = true;
       ops.push(...deviceOps(spec.linux.devices, devices));
-    }
-  }
-  if (devDone) {
-    for (const [dest, target] of DEV_SYMLINKS) {
-      ops.push({ op: "symlink", dest, target });
+      for (const [dest, target] of DEV_SYMLINKS) {
+        ops.push({ op: "symlink", dest, target });
+      }
     }
   }
   ops.push(...extra);
   ops.push({ op: "pivot", root });
   if (spec.root.readonly) ops.push({ op: "readonly-root" });
   return ops;
+}
+
+function isBind(m: Mount): boolean {
+  return m.type === "bind" ||
+    (m.options ?? []).some((o) => o === "bind" || o === "rbind");
 }
 
 function mountOp(m: Mount): MountOp {
@@ -125,6 +149,7 @@ function mountOp(m: Mount): MountOp {
       flags: MS.MS_BIND | (flags & MS.MS_REC) |
         (m.options?.includes("bind") ? 0 : MS.MS_REC),
       readonly: (flags & MS.MS_RDONLY) !== 0,
+      restrict: flags & (MS.MS_NODEV | MS.MS_NOSUID | MS.MS_NOEXEC),
     };
   }
   return {
@@ -194,6 +219,17 @@ export function applyMounts(
       case "bind-root":
         root = o.root;
         sys.mount(o.root, o.root, "", MS.MS_BIND | MS.MS_REC);
+        // Device nodes a rootfs carries (outside our /dev) must not open
+        // host devices.
+        if (o.nodev) {
+          sys.mount(
+            "",
+            o.root,
+            "",
+            MS.MS_REMOUNT | MS.MS_BIND | MS.MS_NODEV |
+              keptMountFlags(o.root, readMountinfo()),
+          );
+        }
         break;
       case "mount": {
         const target = at(o.dest);
@@ -209,12 +245,13 @@ export function applyMounts(
           sys.touch(target);
         }
         sys.mount(o.source, target, "", o.flags);
-        if (o.readonly) {
+        if (o.readonly || o.restrict) {
           sys.mount(
             "",
             target,
             "",
-            MS.MS_REMOUNT | MS.MS_BIND | MS.MS_RDONLY | (o.flags & MS.MS_REC) |
+            MS.MS_REMOUNT | MS.MS_BIND | (o.readonly ? MS.MS_RDONLY : 0) |
+              (o.restrict ?? 0) | (o.flags & MS.MS_REC) |
               // Repeat the mount's nosuid/nodev/noexec/atime flags: in a
               // user namespace they are locked (EPERM when dropped), and as
               // root dropping them would quietly weaken the host's options.

@@ -29,7 +29,7 @@ Deno.test("mount options: flags and data", () => {
 Deno.test("mount plan: private /, rootfs bind, /proc, /dev with nodes, /sys ro, pivot", () => {
   const ops = planMounts(spec());
   assert.deepEqual(ops[0], { op: "make-private" });
-  assert.deepEqual(ops[1], { op: "bind-root", root: "/r" });
+  assert.deepEqual(ops[1], { op: "bind-root", root: "/r", nodev: true });
   const kinds = ops.map((o) => o.op + ("dest" in o ? " " + o.dest : ""));
   // Device nodes sit on /dev's tmpfs, before devpts is mounted on /dev/pts.
   assert.ok(kinds.indexOf("mknod /dev/null") > kinds.indexOf("mount /dev"));
@@ -157,4 +157,56 @@ Deno.test("namespaces: the launcher unshares all but cgroup (the init's own)", (
   const s = spec();
   s.linux.namespaces = s.linux.namespaces.filter((n) => n.type !== "network");
   assert.ok(!planNamespaces(s.linux.namespaces).files.includes("net"));
+});
+
+Deno.test("mount plan: a user's bind at /dev or /sys replaces tinyc's there", () => {
+  const s = spec();
+  s.mounts.push({
+    destination: "/dev",
+    type: "bind",
+    source: "/host/dev",
+    options: ["rbind"],
+  });
+  const ops = planMounts(s);
+  const devOps = ops.filter((o) =>
+    "dest" in o && (o.dest === "/dev" || o.dest.startsWith("/dev/"))
+  );
+  assert.deepEqual(devOps.map((o) => o.op), ["bind"]);
+  const s2 = spec();
+  s2.mounts.push({
+    destination: "/sys",
+    type: "bind",
+    source: "/host/sys",
+    options: ["rbind"],
+  });
+  assert.ok(!planMounts(s2).some((o) => o.op === "mount" && o.dest === "/sys"));
+});
+
+Deno.test("apply: nodev rootfs and restricted binds are remounted with the flags", () => {
+  const sys = new RecordingSys();
+  sys.files.set("/host/dir", "dir");
+  applyMounts(
+    sys,
+    [
+      { op: "bind-root", root: "/r", nodev: true },
+      {
+        op: "bind",
+        dest: "/d",
+        source: "/host/dir",
+        flags: MS.MS_BIND,
+        readonly: false,
+        restrict: MS.MS_NODEV,
+      },
+    ],
+    join,
+    () => "",
+  );
+  assert.ok(
+    sys.calls.includes("mount none /r - MS_NODEV|MS_REMOUNT|MS_BIND"),
+    sys.calls.join("\n"),
+  );
+  assert.ok(
+    sys.calls.includes("mount none /r/d - MS_NODEV|MS_REMOUNT|MS_BIND"),
+    sys.calls.join("\n"),
+  );
 });

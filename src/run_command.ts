@@ -205,7 +205,12 @@ function gatherHostFacts(opts: RunOptions, rootPath: string): HostFacts {
       destination: v.destination,
       type: "bind",
       source,
-      options: ["rbind", v.readonly ? "ro" : "rw"],
+      // nodev: device nodes in a volume must not open host devices.
+      options: [
+        "rbind",
+        v.readonly ? "ro" : "rw",
+        ...(opts.privileged ? [] : ["nodev"]),
+      ],
     };
   });
   if (opts.privileged) facts.hostDevices = hostDevices();

@@ -58,7 +58,8 @@ export interface Spec {
     capabilities?: Capabilities;
     noNewPrivileges?: boolean;
   };
-  root: { path: string; readonly: boolean };
+  /** `nodev` (tinyc's): device nodes in the rootfs do not open devices. */
+  root: { path: string; readonly: boolean; nodev?: boolean };
   hostname: string;
   mounts: Mount[];
   linux: {

@@ -307,3 +307,22 @@ Deno.test({
   assert.equal((await child.status).code, 137);
   await child.stderr.cancel();
 });
+
+Deno.test({
+  name: "a --tmpfs never hides a -v below it (parents mount first)",
+  ignore,
+}, async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/f`, "kept");
+    const r = await sh("cat /tmp/data/f", [
+      "-v",
+      `${dir}:/tmp/data`,
+      "--tmpfs",
+      "/tmp",
+    ]);
+    assert.equal(r.stdout, "kept", r.stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -348,3 +348,43 @@ Deno.test({
   assert.match(r.stdout, /SigIgn:\s+0+\n/);
   assert.ok(!r.stderr.includes("Broken pipe"), r.stderr);
 });
+
+Deno.test({
+  name:
+    "device nodes shipped in the rootfs or a volume do not open host devices",
+  ignore,
+}, async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // A "hostile image": a node for /dev/kmsg outside the container's /dev.
+    await new Deno.Command("mknod", { args: [`${dir}/kmsg`, "c", "1", "11"] })
+      .output();
+    const r = await sh(
+      "cat /vol/kmsg > /dev/null 2>&1; echo vol=$?; grep ' / ' /proc/self/mountinfo",
+      [
+        "-v",
+        `${dir}:/vol`,
+      ],
+    );
+    assert.match(r.stdout, /vol=1/);
+    assert.match(r.stdout, / \/ rw,nodev/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "mounts over /, /proc and (unprivileged) /dev are refused",
+  ignore,
+}, async () => {
+  for (
+    const flags of [["-v", "/tmp:/"], ["--tmpfs", "/proc/x"], [
+      "-v",
+      "/tmp:/dev",
+    ]]
+  ) {
+    const r = await sh("true", flags);
+    assert.equal(r.code, 125, flags.join(" "));
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  }
+});
