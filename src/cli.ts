@@ -91,6 +91,7 @@ const HOSTNAME_RE =
 export function parseRunArgs(
   argv: readonly string[],
   hostEnv: (key: string) => string | undefined = () => undefined,
+  hostCpus: number = navigator.hardwareConcurrency,
 ): RunOptions {
   const { values, rest } = parseFlags(RUN_FLAGS, argv, "tinyc run");
   const help = values.help === true;
@@ -113,7 +114,7 @@ export function parseRunArgs(
   const hostname = (values.hostname as string | undefined) ?? "tinyhost";
   if (!HOSTNAME_RE.test(hostname) || hostname.length > 64) {
     throw new TinycError(
-      `tinyc run: --hostname ${hostname}: not a valid hostname (letters, digits, '-' and '.', at most 64)`,
+      `tinyc run: --hostname ${hostname}: not a valid hostname (letters, digits, '-' and '.'; labels of at most 63, at most 64 in all)`,
     );
   }
   const env: string[] = [];
@@ -179,11 +180,15 @@ export function parseRunArgs(
     readOnly: values["read-only"] === true,
     tmpfs,
     volumes,
-    resources: resourcesFromFlags({
-      memory: values.memory as string | undefined,
-      cpus: values.cpus as string | undefined,
-      pidsLimit: values["pids-limit"] as string | undefined,
-    }),
+    resources: checkCpus(
+      resourcesFromFlags({
+        memory: values.memory as string | undefined,
+        cpus: values.cpus as string | undefined,
+        pidsLimit: values["pids-limit"] as string | undefined,
+      }),
+      values.cpus as string | undefined,
+      hostCpus,
+    ),
     cgroupParent: cgroupParent(values["cgroup-parent"] as string | undefined),
     network: parseNetwork(values),
   };
@@ -218,11 +223,27 @@ function parseNetwork(values: Parsed["values"]): RunOptions["network"] {
   return { mode, subnet, publish, nat };
 }
 
+/** docker's rule: `--cpus` cannot exceed the CPUs the host has. */
+function checkCpus(
+  r: LinuxResources,
+  given: string | undefined,
+  hostCpus: number,
+): LinuxResources {
+  if (r.cpu?.quota && r.cpu.period && r.cpu.quota / r.cpu.period > hostCpus) {
+    throw new TinycError(
+      `--cpus ${given}: range of CPUs is from 0.01 to ${
+        hostCpus.toFixed(2)
+      } (the CPUs available)`,
+    );
+  }
+  return r;
+}
+
 function cgroupParent(p: string | undefined): string | undefined {
   if (p === undefined) return undefined;
-  if (p === "" || p.split("/").includes("..")) {
+  if (p.replaceAll("/", "") === "" || p.split("/").includes("..")) {
     throw new TinycError(
-      `tinyc run: --cgroup-parent ${p}: must be a cgroup path without '..'`,
+      `tinyc run: --cgroup-parent ${p}: must name a cgroup path (relative to each hierarchy's root), without '..'`,
     );
   }
   return p;
@@ -322,6 +343,16 @@ export function parseTmpfs(arg: string): Mount {
       if (!known) {
         throw new TinycError(
           `tinyc run: --tmpfs ${arg}: bad option ${o} (use PATH:SIZE like /tmp:64m, or PATH:size=64m,mode=1777)`,
+        );
+      }
+      if (m![1] === "mode" && !/^=[0-7]{1,4}$/.test(m![2])) {
+        throw new TinycError(
+          `tinyc run: --tmpfs ${arg}: mode must be octal, e.g. mode=1777`,
+        );
+      }
+      if (m![1] === "size" && !/^=\d+[kmg%]?$/i.test(m![2])) {
+        throw new TinycError(
+          `tinyc run: --tmpfs ${arg}: size must be bytes, k/m/g or a percentage, e.g. size=64m`,
         );
       }
       if (o === "exec") options.splice(options.indexOf("noexec"), 1);

@@ -242,3 +242,61 @@ Deno.test("spec: hardening defaults and what --privileged and --read-only change
   assert.deepEqual(u.process.capabilities!.effective, []);
   assert.ok(u.process.env.includes("HOME=/home/x"));
 });
+
+Deno.test("run args: --cpus cannot exceed the host's CPUs; tmpfs mode/size checked; mount destinations", () => {
+  assert.throws(
+    () => parseRunArgs(["--root", "r", "--cpus", "3"], undefined, 2),
+    /--cpus 3: range of CPUs is from 0\.01 to 2\.00/,
+  );
+  assert.equal(
+    parseRunArgs(["--root", "r", "--cpus", "1.5"], undefined, 2).resources.cpu
+      ?.quota,
+    150000,
+  );
+  assert.throws(() => parseTmpfs("/t:mode=999"), /mode must be octal/);
+  assert.throws(() => parseTmpfs("/t:size=lots"), /size must be/);
+  assert.throws(
+    () => parseTmpfs("/proc/x"),
+    /mounting over \/proc is not allowed/,
+  );
+  assert.throws(() => parseVolume("/a:/"), /must not be \//);
+  assert.throws(() => parseVolume("/a:/x/../y"), /'\.\.'/);
+  assert.throws(
+    () => parseRunArgs(["--root", "r", "-v", "/a:/dev"]),
+    /over \/dev .* needs --privileged/,
+  );
+  assert.ok(parseRunArgs(["--root", "r", "--privileged", "-v", "/dev:/dev"]));
+  assert.throws(
+    () => parseRunArgs(["--root", "r", "--cgroup-parent", "/"]),
+    /--cgroup-parent \/: must name a cgroup path/,
+  );
+});
+
+Deno.test("spec: user mounts parents first, rootfs nodev unless privileged", () => {
+  const o = parseRunArgs([
+    "--root",
+    "r",
+    "-v",
+    "/a:/tmp/data",
+    "--tmpfs",
+    "/tmp",
+  ]);
+  const host = { rootPath: "/r", stdinIsTerminal: false };
+  const s = specFromOptions(o, {
+    ...host,
+    volumes: [{
+      destination: "/tmp/data",
+      type: "bind",
+      source: "/a",
+      options: ["rbind"],
+    }],
+  });
+  const dests = s.mounts.map((m) => m.destination);
+  assert.ok(dests.indexOf("/tmp") < dests.indexOf("/tmp/data"));
+  assert.equal(s.root.nodev, true);
+  assert.equal(
+    specFromOptions(parseRunArgs(["--root", "r", "--privileged"]), host).root
+      .nodev,
+    false,
+  );
+});

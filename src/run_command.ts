@@ -85,6 +85,9 @@ async function prepareAndRun(
   const setupBeforeExec: HostSetup[] = wantCgroup
     ? [cgroupStep(spec, (cg) => cgroup = cg, started.cgroup)]
     : [];
+  if (Deno.uid() === 0 && opts.network.mode !== "bridge") {
+    await reclaimStaleNetworkState();
+  }
   if (early) handedOver.add(early);
   try {
     return await runContainerWith();
@@ -114,6 +117,25 @@ async function prepareAndRun(
 }
 
 /**
+ * Leases, rules and files of bridge containers whose tinyc was killed are
+ * reclaimed by the next bridge run anyway; plain runs do it too, so that
+ * nothing lingers until then. Cheap when there are no leases.
+ */
+async function reclaimStaleNetworkState(): Promise<void> {
+  const { DEFAULT_STATE_DIR, reclaimStaleNetworks } = await import(
+    "./network/mod.ts"
+  );
+  try {
+    if ([...Deno.readDirSync(`${DEFAULT_STATE_DIR}/leases`)].length === 0) {
+      return;
+    }
+  } catch {
+    return; // no bridge container ever ran here
+  }
+  reclaimStaleNetworks();
+}
+
+/**
  * `--network bridge`: after the init exists, lease an address, bind published
  * ports, wire the veth into its namespace, and bind-mount an /etc/hosts.
  */
@@ -139,6 +161,14 @@ function bridgeStep(opts: RunOptions, id: string, rootPath: string): HostSetup {
     );
     if (conflict) throw new TinycError(conflict);
     const net = await startNetwork(netOpts, pid);
+    // Ports tinyc picked are only useful if the user learns them.
+    for (const p of net.ports) {
+      if (p.mapping.hostPort === 0) {
+        console.error(
+          `tinyc: publishing ${p.mapping.hostIp}:${p.hostPort} -> ${p.mapping.containerPort}/${p.mapping.protocol}`,
+        );
+      }
+    }
     let hasEtc = false;
     try {
       hasEtc = Deno.statSync(secureJoin(rootPath, "/etc")).isDirectory;

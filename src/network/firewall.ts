@@ -17,6 +17,7 @@
  */
 
 import { TinycError } from "../errors.ts";
+import { addr, cstr, errnoError, libc, SYS } from "../libc.ts";
 
 /** One rule, without the `-A`/`-I`/`-D` verb. */
 export interface FirewallRule {
@@ -146,13 +147,35 @@ function execSync(cmd: string, args: string[]): string {
 
 function restore(script: string): void {
   if (!script) return;
-  // iptables-restore reads a file argument; a temp file keeps this synchronous.
-  const file = Deno.makeTempFileSync({ prefix: "tinyc-iptables-" });
+  // iptables-restore reads a file: an in-memory one (memfd), so a tinyc
+  // killed mid-way leaves nothing behind, unlike a temporary file.
+  const MFD_CLOEXEC = 1;
+  const name = cstr("tinyc-iptables");
+  const fd = Number(
+    libc().syscall(
+      BigInt(SYS.memfd_create),
+      addr(name),
+      BigInt(MFD_CLOEXEC),
+      0n,
+      0n,
+      0n,
+    ),
+  );
+  if (fd < 0) throw errnoError("memfd_create", "tinyc-iptables");
   try {
-    Deno.writeTextFileSync(file, script);
-    execSync("iptables-restore", ["-w", "--noflush", file]);
+    const bytes = new TextEncoder().encode(script);
+    if (
+      Number(libc().write(fd, bytes, BigInt(bytes.length))) !== bytes.length
+    ) {
+      throw errnoError("write", "memfd tinyc-iptables");
+    }
+    execSync("iptables-restore", [
+      "-w",
+      "--noflush",
+      `/proc/${Deno.pid}/fd/${fd}`,
+    ]);
   } finally {
-    Deno.removeSync(file);
+    libc().close(fd);
   }
 }
 
