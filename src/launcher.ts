@@ -238,6 +238,7 @@ class ContainerRun {
   private child = 0;
   private exited = false;
   private forwarders: Array<() => void> = [];
+  private killedByUs = false;
 
   private stopForwarding(): void {
     this.forwarders.forEach((remove) => remove());
@@ -304,7 +305,11 @@ class ContainerRun {
     }
     // Forward signals from now on: the command may run (and a test or user
     // may signal tinyc) before the exec report below has been read.
-    this.forwarders = forwardSignals(() => this.pid, Deno.stdin.isTerminal());
+    this.forwarders = forwardSignals(
+      () => this.pid,
+      Deno.stdin.isTerminal(),
+      () => this.killedByUs = true,
+    );
 
     trace("init spawned");
     // 4. host-side setup while the init boots
@@ -366,7 +371,10 @@ class ContainerRun {
     }
     this.exited = true;
     trace("container exited");
-    const code = statusToExitCode(status);
+    let code = statusToExitCode(status);
+    // Rootless, unshare reports an init killed by SIGKILL as exit 1 (it
+    // cannot re-raise SIGKILL): when tinyc sent it, say what happened.
+    if (this.opts.rootless && this.killedByUs && code === 1) code = 137;
     for (const explain of this.opts.explain ?? []) {
       const line = explain(code);
       if (line) (this.opts.warn ?? ((l) => console.error(l)))(line);
@@ -438,6 +446,7 @@ export function signalAction(
 function forwardSignals(
   pid: () => number,
   interactive: boolean,
+  onKill: () => void,
 ): Array<() => void> {
   let stops = 0;
   return FORWARDED.map((s) => {
@@ -451,6 +460,7 @@ function forwardSignals(
       const target = keyboard || (interactive && TERMINAL_SIGNALS.includes(s))
         ? -pid()
         : pid();
+      if (action === "kill") onKill();
       signal(
         action === "kill" ? pid() : target,
         action === "kill" ? 9 : SIGNALS[s],
