@@ -401,6 +401,7 @@ class ContainerRun {
       await waitAsync(this.child).catch(() => undefined);
       this.exited = true;
     }
+    trace("cleanup");
     let first: unknown;
     for (const undo of this.cleanups.reverse()) {
       try {
@@ -409,6 +410,7 @@ class ContainerRun {
         first ??= e;
       }
     }
+    trace("cleanup done");
     return first;
   }
 }
