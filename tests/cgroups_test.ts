@@ -10,6 +10,7 @@ import {
   readUntil,
   sh,
   skipUnlessRoot,
+  startSh,
   tinycSpawn,
   waitFor,
 } from "./helpers.ts";
@@ -157,20 +158,11 @@ Deno.test({
   name: "a SIGKILLed launcher's cgroup is removed by the next run",
   ignore,
 }, async () => {
-  const root = await busyboxRoot();
   const marker = `5${Math.floor(Math.random() * 1e6)}.5`;
-  const child = tinycSpawn([
-    "run",
-    "--root",
-    root,
+  const child = await startSh(`echo ready; exec sleep ${marker}`, [
     "--memory",
     "32m",
-    "--",
-    "/bin/sh",
-    "-c",
-    `echo ready; exec sleep ${marker}`,
   ]);
-  await readUntil(child.stdout, /ready/);
   assert.ok(tinycCgroups(true).length > 0);
   child.kill("SIGKILL");
   await child.status;

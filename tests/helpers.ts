@@ -149,3 +149,26 @@ export async function sh(
     script,
   ]);
 }
+
+/**
+ * Start `/bin/sh -c SCRIPT` in a busybox container (extra run flags
+ * first) and wait until it prints `ready`. Returns the running tinyc.
+ */
+export async function startSh(
+  script: string,
+  extra: string[] = [],
+): Promise<Deno.ChildProcess> {
+  const root = await busyboxRoot();
+  const child = tinycSpawn([
+    "run",
+    "--root",
+    root,
+    ...extra,
+    "--",
+    "/bin/sh",
+    "-c",
+    script,
+  ]);
+  await readUntil(child.stdout, /ready/);
+  return child;
+}

@@ -6,11 +6,10 @@ import assert from "node:assert/strict";
 import {
   busyboxRoot,
   pidsWithCmdline,
-  readUntil,
   sh,
   skipUnlessRoot,
+  startSh,
   tinyc,
-  tinycSpawn,
   waitFor,
 } from "./helpers.ts";
 
@@ -200,17 +199,9 @@ Deno.test({
   name: "SIGTERM to tinyc is forwarded to the container's init",
   ignore,
 }, async () => {
-  const root = await busyboxRoot();
-  const child = tinycSpawn([
-    "run",
-    "--root",
-    root,
-    "--",
-    "/bin/sh",
-    "-c",
+  const child = await startSh(
     "trap 'echo got-term; exit 42' TERM; echo ready; while true; do sleep 0.05; done",
-  ]);
-  await readUntil(child.stdout, /ready/);
+  );
   child.kill("SIGTERM");
   const st = await child.status;
   await child.stderr.cancel();
@@ -221,19 +212,9 @@ Deno.test({
   name: "if tinyc is SIGKILLed, the container dies with it; no mount leaks",
   ignore,
 }, async () => {
-  const root = await busyboxRoot();
   const mountsBefore = Deno.readTextFileSync("/proc/self/mountinfo");
   const marker = `3${Math.floor(Math.random() * 1e6)}.5`;
-  const child = tinycSpawn([
-    "run",
-    "--root",
-    root,
-    "--",
-    "/bin/sh",
-    "-c",
-    `echo ready; exec sleep ${marker}`,
-  ]);
-  await readUntil(child.stdout, /ready/);
+  const child = await startSh(`echo ready; exec sleep ${marker}`);
   assert.ok(
     await waitFor(() => pidsWithCmdline(`sleep ${marker}`).length === 1),
   );
@@ -290,17 +271,7 @@ Deno.test({
   name: "a second SIGTERM kills a container whose PID 1 ignores the first",
   ignore,
 }, async () => {
-  const root = await busyboxRoot();
-  const child = tinycSpawn([
-    "run",
-    "--root",
-    root,
-    "--",
-    "/bin/sh",
-    "-c",
-    "echo ready; exec sleep 1000",
-  ]);
-  await readUntil(child.stdout, /ready/);
+  const child = await startSh("echo ready; exec sleep 1000");
   child.kill("SIGTERM");
   await new Promise((r) => setTimeout(r, 100));
   child.kill("SIGTERM");
