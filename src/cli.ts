@@ -156,9 +156,7 @@ export function parseRunArgs(
   );
   const privileged = values.privileged === true;
   // tinyc's masked paths need its /dev (they bind /dev/null).
-  const onDev = [...tmpfs, ...volumes].find((m) =>
-    m.destination.replace(/\/+$/, "") === "/dev"
-  );
+  const onDev = [...tmpfs, ...volumes].find((m) => m.destination === "/dev");
   if (onDev && !privileged) {
     throw new TinycError(
       `tinyc run: mounting over /dev (${onDev.destination}) needs --privileged`,
@@ -241,12 +239,13 @@ function checkCpus(
 
 function cgroupParent(p: string | undefined): string | undefined {
   if (p === undefined) return undefined;
-  if (p.replaceAll("/", "") === "" || p.split("/").includes("..")) {
+  const comps = p.split("/").filter((c) => c !== "" && c !== ".");
+  if (comps.length === 0 || comps.includes("..")) {
     throw new TinycError(
       `tinyc run: --cgroup-parent ${p}: must name a cgroup path (relative to each hierarchy's root), without '..'`,
     );
   }
-  return p;
+  return comps.join("/");
 }
 
 /** The namespaces a container gets; `--network host` shares the host's network. */
@@ -307,8 +306,11 @@ function byDepth(mounts: Mount[]): Mount[] {
     .map(({ m }) => m);
 }
 
-/** A destination tinyc will not mount over: `/` itself and /proc. */
-function checkDestination(flag: string, arg: string, dest: string): void {
+/**
+ * The canonical form of a mount destination (`//dev/.` -> `/dev`), refusing
+ * those tinyc will not mount over: `/` itself, `..`, and /proc.
+ */
+function checkDestination(flag: string, arg: string, dest: string): string {
   const clean = "/" + dest.split("/").filter((c) => c && c !== ".").join("/");
   if (clean === "/" || dest.split("/").includes("..")) {
     throw new TinycError(
@@ -320,6 +322,7 @@ function checkDestination(flag: string, arg: string, dest: string): void {
       `tinyc run: ${flag} ${arg}: mounting over /proc is not allowed`,
     );
   }
+  return clean;
 }
 
 /** `--tmpfs PATH[:SIZE]` or `PATH:OPTS` (docker's mount options) -> a mount. */
@@ -332,10 +335,16 @@ export function parseTmpfs(arg: string): Mount {
       `tinyc run: --tmpfs ${arg}: the path must be absolute`,
     );
   }
-  checkDestination("--tmpfs", arg, dest);
+  const destination = checkDestination("--tmpfs", arg, dest);
   const options = ["nosuid", "nodev", "noexec"];
-  if (/^\d+[kmg]?$/i.test(rest)) options.push(`size=${rest}`);
-  else if (rest !== "") {
+  if (/^\d+[kmg]?$/i.test(rest)) {
+    if (/^0+[kmg]?$/i.test(rest)) {
+      throw new TinycError(
+        `tinyc run: --tmpfs ${arg}: size 0 would mean no limit; give a size, e.g. ${dest}:64m`,
+      );
+    }
+    options.push(`size=${rest}`);
+  } else if (rest !== "") {
     for (const o of rest.split(",")) {
       const m = o.match(/^([a-z_0-9]+)(=[A-Za-z0-9%]+)?$/);
       const known = m &&
@@ -359,7 +368,7 @@ export function parseTmpfs(arg: string): Mount {
       else options.push(o);
     }
   }
-  return { destination: dest, type: "tmpfs", source: "tmpfs", options };
+  return { destination, type: "tmpfs", source: "tmpfs", options };
 }
 
 /** `-v HOST:CONTAINER[:ro|:rw]` -> source, destination, readonly. */
@@ -383,13 +392,13 @@ export function parseVolume(
       `tinyc run: --volume ${arg}: the container path must be absolute`,
     );
   }
-  checkDestination("--volume", arg, destination);
+  const dest = checkDestination("--volume", arg, destination);
   if (mode !== "ro" && mode !== "rw") {
     throw new TinycError(
       `tinyc run: --volume ${arg}: unknown mode ${mode} (use ro or rw)`,
     );
   }
-  return { source, destination, readonly: mode === "ro" };
+  return { source, destination: dest, readonly: mode === "ro" };
 }
 
 /** Facts about the host the spec depends on (gathered by the CLI). */

@@ -75,8 +75,13 @@ async function runCommand(args: string[]): Promise<number> {
       // startCgroup), so that runs in the background from now on.
       const { startCgroup } = await import("./cgroup_setup.ts");
       const { resourcesFromFlags } = await import("./cgroups/resources.ts");
-      const parent = values["cgroup-parent"] as string | undefined;
-      if (parent === undefined || !parent.split("/").includes("..")) {
+      const given = values["cgroup-parent"] as string | undefined;
+      const comps = given?.split("/").filter((c) => c !== "" && c !== ".");
+      const parent = comps?.join("/");
+      // A bad parent is left to the full parse to report.
+      if (
+        given === undefined || (comps!.length > 0 && !comps!.includes(".."))
+      ) {
         cgroup = startCgroup({
           resources: resourcesFromFlags({
             memory: values.memory as string | undefined,

@@ -95,6 +95,13 @@ export function parseSubnet(cidr: string, flag = "--subnet"): Subnet {
       );
     }
   }
+  if (
+    !PRIVATE.some(([start, bits]) => within(network, prefixLength, start, bits))
+  ) {
+    throw bad(
+      "not a private range (use one inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16): a public one would take those addresses away from the host",
+    );
+  }
   return {
     cidr: `${formatIPv4(network)}/${prefixLength}`,
     network,
@@ -112,6 +119,18 @@ const RESERVED: Array<[start: number, bits: number, what: string]> = [
   [(169 * 256 + 254) * 2 ** 16, 16, "link-local"],
   [224 * 2 ** 24, 3, "multicast and reserved"],
 ];
+
+/** RFC 1918 ranges: the only ones a container subnet may use. */
+const PRIVATE: Array<[start: number, bits: number]> = [
+  [10 * 2 ** 24, 8],
+  [(172 * 256 + 16) * 2 ** 16, 12],
+  [(192 * 256 + 168) * 2 ** 16, 16],
+];
+
+/** Is a/aBits inside b/bBits? */
+function within(a: number, aBits: number, b: number, bBits: number): boolean {
+  return aBits >= bBits && overlaps(a, aBits, b, bBits);
+}
 
 /** Do a/aBits and b/bBits share any address? */
 function overlaps(a: number, aBits: number, b: number, bBits: number): boolean {

@@ -219,10 +219,13 @@ Deno.test("subnets: reserved ranges and host conflicts are refused", async () =>
   assert.throws(() => parseSubnet("169.254.1.0/24"), /link-local/);
   assert.throws(() => parseSubnet("224.0.0.0/24"), /multicast/);
   assert.throws(() => parseSubnet("0.0.0.0/8"), /this network/);
+  assert.throws(() => parseSubnet("8.8.8.0/24"), /not a private range/);
+  assert.throws(() => parseSubnet("100.64.0.0/24"), /not a private range/);
+  assert.ok(parseSubnet("172.20.0.0/16") && parseSubnet("192.168.5.0/24"));
   const routes = [
     "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT",
     "eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0",
-    "eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0",
+    "eth0\t004DA8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0",
     "tinyc0\t000A0A0A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0",
   ].join("\n");
   assert.equal(
@@ -234,8 +237,8 @@ Deno.test("subnets: reserved ranges and host conflicts are refused", async () =>
     undefined,
   );
   assert.match(
-    subnetConflict(parseSubnet("192.0.2.0/25"), routes, "tinyc0")!,
-    /overlaps the host's network 192\.0\.2\.0\/24 on eth0/,
+    subnetConflict(parseSubnet("192.168.77.0/25"), routes, "tinyc0")!,
+    /overlaps the host's network 192\.168\.77\.0\/24 on eth0/,
   );
   assert.match(
     subnetConflict(parseSubnet("10.10.0.0/16"), routes, "tinyc0")!,

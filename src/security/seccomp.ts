@@ -125,6 +125,7 @@ const S_IFCHR = 0o020000;
 const S_IFBLK = 0o060000;
 const TIOCSTI = 0x5412;
 const TIOCLINUX = 0x541c;
+const TIOCSCTTY = 0x540e;
 
 /** One line of the default deny table. */
 export interface DenyEntry {
@@ -322,10 +323,13 @@ export const DEFAULT_DENY: readonly DenyEntry[] = [
     }))
   ),
   // Typing into the terminal tinyc shares (TIOCSTI) or its console
-  // (TIOCLINUX) would run commands in the user's shell. The kernel compares
-  // the low 32 bits of the request, so the filter must too.
-  ...[TIOCSTI, TIOCLINUX].map((request): DenyEntry => ({
-    why: "pushing input into a terminal (TIOCSTI, TIOCLINUX)",
+  // (TIOCLINUX) would run commands in the user's shell, and taking it as
+  // controlling terminal (TIOCSCTTY; with CAP_SYS_ADMIN even from the
+  // user's shell) would hand it to the container. The kernel compares the
+  // low 32 bits of the request, so the filter must too.
+  ...[TIOCSTI, TIOCLINUX, TIOCSCTTY].map((request): DenyEntry => ({
+    why:
+      "pushing input into or taking over a terminal (TIOCSTI, TIOCLINUX, TIOCSCTTY)",
     names: ["ioctl"],
     args: [{
       index: 1,

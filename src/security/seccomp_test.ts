@@ -595,6 +595,7 @@ Deno.test("default filter: device nodes, TIOCSTI/TIOCLINUX (any high bits) and i
   assert.equal(decide(p, "ioctl", [0n, 0x5412n]), "errno 1");
   assert.equal(decide(p, "ioctl", [0n, 0x1_0000_5412n]), "errno 1");
   assert.equal(decide(p, "ioctl", [0n, 0x541cn]), "errno 1");
+  assert.equal(decide(p, "ioctl", [0n, 0x540en, 1n]), "errno 1"); // TIOCSCTTY
   assert.equal(decide(p, "ioctl", [0n, 0x5401n]), "allow"); // TCGETS
   for (const n of ["io_uring_setup", "io_uring_enter", "io_uring_register"]) {
     assert.equal(decide(p, n, [0n, 0n]), "errno 1", n);
