@@ -17,6 +17,11 @@ import {
 import type { MountOp } from "./mounts.ts";
 import type { CgroupMountOp } from "./cgroups/mod.ts";
 import type { LinuxResources, Spec } from "./spec.ts";
+import {
+  attachDeviceFilter,
+  compileDeviceFilter,
+  type DeviceRule,
+} from "./security/devices.ts";
 import { oneLine, TinycError } from "./errors.ts";
 import type { Cleanup, HostSetup } from "./launcher.ts";
 
@@ -54,6 +59,15 @@ export function formatBytes(n: number): string {
   return `${n} bytes`;
 }
 
+/** A cgroup-v2 directory has `cgroup.controllers` (v1 ones do not). */
+function isCgroup2(dir: string): boolean {
+  try {
+    return Deno.statSync(`${dir}/cgroup.controllers`).isFile;
+  } catch {
+    return false;
+  }
+}
+
 /** A cgroup created for an init, with what the init should mount. */
 export interface StartedCgroup {
   cg: Cgroup;
@@ -69,7 +83,12 @@ export interface StartedCgroup {
  * while the launcher carries on; the init is released only after it.
  */
 export async function startCgroup(
-  opts: { resources: LinuxResources; parent?: string },
+  opts: {
+    resources: LinuxResources;
+    parent?: string;
+    /** Devices the container may open (a cgroup-v2 device program); none: no filter. */
+    devices?: readonly DeviceRule[];
+  },
   pid: number,
 ): Promise<StartedCgroup> {
   // Cgroups of launchers that were SIGKILLed: remove them first.
@@ -81,6 +100,18 @@ export async function startCgroup(
     children: [pid],
   });
   const cg = createCgroup(plan);
+  try {
+    // Before the init is in it: no moment without the device filter.
+    if (opts.devices) {
+      const program = compileDeviceFilter(opts.devices);
+      for (const dir of cg.paths) {
+        if (isCgroup2(dir)) attachDeviceFilter(dir, program);
+      }
+    }
+  } catch (e) {
+    cg.destroy();
+    throw new TinycError(`cgroup: device filter: ${oneLine(e)}`);
+  }
   try {
     await Promise.all(
       cg.paths.map((dir) =>

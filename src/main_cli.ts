@@ -89,6 +89,10 @@ async function runCommand(args: string[]): Promise<number> {
             pidsLimit: values["pids-limit"] as string | undefined,
           }),
           parent,
+          // docker's device allow-list, unless --privileged.
+          devices: values.privileged === true
+            ? undefined
+            : (await import("./security/devices.ts")).DEFAULT_DEVICE_RULES,
         }, early.pid);
         cgroup.catch(() => undefined); // awaited (and reported) later
       }

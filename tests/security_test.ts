@@ -388,3 +388,25 @@ Deno.test({
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
   }
 });
+
+Deno.test({
+  name:
+    "host devices stay closed even with SYS_ADMIN or without seccomp (device filter)",
+  ignore,
+}, async () => {
+  const viaDevtmpfs = await sh(
+    "mkdir -p /mnt/d && mount -t devtmpfs d /mnt/d && head -c1 /mnt/d/kmsg >/dev/null; echo rc=$?; echo x > /dev/null && echo null-ok",
+    ["--cap-add", "SYS_ADMIN"],
+  );
+  assert.match(viaDevtmpfs.stdout, /rc=1/);
+  assert.match(viaDevtmpfs.stdout, /null-ok/);
+  const viaMknod = await sh(
+    "mknod /dev/km c 1 11 && head -c1 /dev/km >/dev/null; echo rc=$?",
+    ["--security-opt", "seccomp=unconfined"],
+  );
+  assert.match(viaMknod.stdout, /rc=1/);
+  const privileged = await sh("head -c0 /dev/kmsg && echo open-ok", [
+    "--privileged",
+  ]);
+  assert.match(privileged.stdout, /open-ok/);
+});
