@@ -12,7 +12,7 @@ export { RUN_FLAGS };
 import { parsePublish, type PortMapping } from "./network/publish.ts";
 import { TinycError } from "./errors.ts";
 import { resolveCapabilities } from "./security/capabilities.ts";
-import { resourcesFromFlags } from "./cgroups/resources.ts";
+import { parseCgroupParent, resourcesFromFlags } from "./cgroups/resources.ts";
 import {
   DEFAULT_MASKED_PATHS,
   DEFAULT_READONLY_PATHS,
@@ -187,7 +187,9 @@ export function parseRunArgs(
       values.cpus as string | undefined,
       hostCpus,
     ),
-    cgroupParent: cgroupParent(values["cgroup-parent"] as string | undefined),
+    cgroupParent: parseCgroupParent(
+      values["cgroup-parent"] as string | undefined,
+    ),
     network: parseNetwork(values),
   };
 }
@@ -235,17 +237,6 @@ function checkCpus(
     );
   }
   return r;
-}
-
-function cgroupParent(p: string | undefined): string | undefined {
-  if (p === undefined) return undefined;
-  const comps = p.split("/").filter((c) => c !== "" && c !== ".");
-  if (comps.length === 0 || comps.includes("..")) {
-    throw new TinycError(
-      `tinyc run: --cgroup-parent ${p}: must name a cgroup path (relative to each hierarchy's root), without '..'`,
-    );
-  }
-  return comps.join("/");
 }
 
 /** The namespaces a container gets; `--network host` shares the host's network. */

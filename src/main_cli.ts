@@ -7,9 +7,7 @@
 
 import { oneLine, TinycError } from "./errors.ts";
 import { trace } from "./trace.ts";
-import type { EarlyInit } from "./launcher.ts";
-import type { StartedCgroup } from "./cgroup_setup.ts";
-import { defaultNamespaces } from "./spec.ts";
+import type { EarlyStart } from "./early.ts";
 import { parseFlags } from "./flags.ts";
 import { RUN_FLAGS } from "./run_flags.ts";
 
@@ -56,58 +54,17 @@ async function runCommand(args: string[]): Promise<number> {
     console.log(runHelp());
     return 0;
   }
-  // As root, start the init first: its ~20 ms start-up then overlaps the
-  // loading, validation and host-side work below. It waits for its config;
-  // if anything fails before it is handed over, it is discarded.
-  let early: EarlyInit | undefined;
-  let launcher: typeof import("./launcher.ts") | undefined;
-  let cgroup: Promise<StartedCgroup> | undefined;
-  const run = async () => {
-    if (Deno.uid() === 0) {
-      launcher = await import("./launcher.ts");
-      early = launcher.spawnEarlyInit(
-        defaultNamespaces().filter((n) =>
-          n.type !== "network" || values.network !== "host"
-        ),
-      );
-      trace("early init spawned");
-      // Its cgroup too: moving a process into a cgroup is slow (see
-      // startCgroup), so that runs in the background from now on.
-      const { startCgroup } = await import("./cgroup_setup.ts");
-      const { resourcesFromFlags } = await import("./cgroups/resources.ts");
-      const given = values["cgroup-parent"] as string | undefined;
-      const comps = given?.split("/").filter((c) => c !== "" && c !== ".");
-      const parent = comps?.join("/");
-      // A bad parent is left to the full parse to report.
-      if (
-        given === undefined || (comps!.length > 0 && !comps!.includes(".."))
-      ) {
-        cgroup = startCgroup({
-          resources: resourcesFromFlags({
-            memory: values.memory as string | undefined,
-            cpus: values.cpus as string | undefined,
-            pidsLimit: values["pids-limit"] as string | undefined,
-          }),
-          parent,
-          // docker's device allow-list, unless --privileged.
-          devices: values.privileged === true
-            ? undefined
-            : (await import("./security/devices.ts")).DEFAULT_DEVICE_RULES,
-        }, early.pid);
-        cgroup.catch(() => undefined); // awaited (and reported) later
-      }
-    }
-    const { runContainerCommand } = await import("./run_command.ts");
-    return await runContainerCommand(args, { early, cgroup });
-  };
+  // As root, start the init (and its cgroup) now: see src/early.ts.
+  const started: EarlyStart = Deno.uid() === 0
+    ? await (await import("./early.ts")).startEarly(values)
+    : {};
+  const run = await import("./run_command.ts");
   try {
-    return await run();
+    return await run.runContainerCommand(args, started);
   } catch (e) {
     // Not handed over to the launcher yet: undo here.
-    const { handedOver } = await import("./run_command.ts");
-    if (early && !handedOver.has(early)) {
-      launcher!.discardEarlyInit(early);
-      (await cgroup?.catch(() => undefined))?.cg.destroy();
+    if (started.early && !run.handedOver.has(started.early)) {
+      await (await import("./early.ts")).abandonEarly(started);
     }
     throw e;
   }

@@ -182,3 +182,23 @@ export function resourcesFromFlags(flags: ResourceFlags): LinuxResources {
   }
   return resources;
 }
+
+/**
+ * `--cgroup-parent PATH`: a cgroup path relative to each hierarchy's root,
+ * canonical (`a//b/./c` -> `a/b/c`); `/`, `.` and `..` are refused, so the
+ * container never lands at a hierarchy's root or outside it.
+ * @throws {TinycError} naming the flag
+ */
+export function parseCgroupParent(
+  p: string | undefined,
+  flag = "--cgroup-parent",
+): string | undefined {
+  if (p === undefined) return undefined;
+  const comps = p.split("/").filter((c) => c !== "" && c !== ".");
+  if (comps.length === 0 || comps.includes("..")) {
+    throw new TinycError(
+      `${flag} ${p}: must name a cgroup path (relative to each hierarchy's root), without '..'`,
+    );
+  }
+  return comps.join("/");
+}
