@@ -69,6 +69,14 @@ if (!runc) {
 
 // runc's bundle: `runc spec`, pointed at the same rootfs, /bin/true, no tty.
 const bundle = await Deno.makeTempDir({ prefix: "tinyc-bench-" });
+// Removed however the script ends (Deno.exit included).
+globalThis.addEventListener("unload", () => {
+  try {
+    Deno.removeSync(bundle, { recursive: true });
+  } catch {
+    // already gone
+  }
+});
 await new Deno.Command(runc, { args: ["spec"], cwd: bundle }).output();
 const config = JSON.parse(await Deno.readTextFile(`${bundle}/config.json`));
 config.process.terminal = false;
@@ -171,7 +179,6 @@ for (let i = 0; i < runs; i++) {
     results.get(v.name)!.kib.push(r.kib);
   }
 }
-await Deno.remove(bundle, { recursive: true });
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);

@@ -43,7 +43,8 @@ export function runHelp(): string {
 
 Run CMD (default: --shell, else /bin/sh) in a new container whose / is DIR.
 The container gets new mount, UTS, IPC, PID, network and cgroup namespaces,
-hostname tinyhost, its own /proc, a minimal /dev and a read-only /sys.
+hostname tinyhost (the host's with --network host), its own /proc, a minimal
+/dev and a read-only /sys.
 
 Options:
 ${flagHelp(RUN_FLAGS)}
@@ -92,6 +93,7 @@ export function parseRunArgs(
   argv: readonly string[],
   hostEnv: (key: string) => string | undefined = () => undefined,
   hostCpus: number = navigator.hardwareConcurrency,
+  hostName: () => string = () => Deno.hostname(),
 ): RunOptions {
   const { values, rest } = parseFlags(RUN_FLAGS, argv, "tinyc run");
   const help = values.help === true;
@@ -111,7 +113,10 @@ export function parseRunArgs(
     );
   }
   const args = rest.length > 0 ? rest : [shell ?? "/bin/sh"];
-  const hostname = (values.hostname as string | undefined) ?? "tinyhost";
+  // --network host shares the host's identity on the network: its name
+  // too, unless one is given (as docker does).
+  const hostname = (values.hostname as string | undefined) ??
+    (values.network === "host" ? hostName() : "tinyhost");
   if (!HOSTNAME_RE.test(hostname) || hostname.length > 64) {
     throw new TinycError(
       `tinyc run: --hostname ${hostname}: not a valid hostname (letters, digits, '-' and '.'; labels of at most 63, at most 64 in all)`,

@@ -300,3 +300,28 @@ Deno.test("spec: user mounts parents first, rootfs nodev unless privileged", () 
     false,
   );
 });
+
+Deno.test("run args: --network host defaults the hostname to the host's", () => {
+  assert.equal(
+    parseRunArgs(
+      ["--root", "r", "--network", "host"],
+      undefined,
+      2,
+      () => "myhost",
+    ).hostname,
+    "myhost",
+  );
+  assert.equal(
+    parseRunArgs(
+      ["--root", "r", "--network", "host", "-h", "x"],
+      undefined,
+      2,
+      () => "myhost",
+    ).hostname,
+    "x",
+  );
+  assert.equal(
+    parseRunArgs(["--root", "r"], undefined, 2, () => "myhost").hostname,
+    "tinyhost",
+  );
+});
