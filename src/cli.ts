@@ -74,6 +74,8 @@ export interface RunOptions {
   volumes: Array<{ source: string; destination: string; readonly: boolean }>;
   resources: LinuxResources;
   cgroupParent?: string;
+  /** `-t`: a pty of the container's own. */
+  tty: boolean;
   network: {
     mode: "none" | "host" | "bridge";
     subnet?: string;
@@ -196,6 +198,7 @@ export function parseRunArgs(
       values["cgroup-parent"] as string | undefined,
     ),
     network: parseNetwork(values),
+    tty: values.tty === true,
   };
 }
 
@@ -427,7 +430,7 @@ export function specFromOptions(opts: RunOptions, host: HostFacts): Spec {
     `HOME=${user.home}`,
     DEMO_ENV,
   ];
-  if (host.stdinIsTerminal) env.push("TERM=xterm");
+  if (host.stdinIsTerminal || opts.tty) env.push("TERM=xterm");
   for (const e of opts.env) env = envSet(env, e);
   const capabilities = resolveCapabilities({
     add: opts.capAdd,
@@ -439,7 +442,7 @@ export function specFromOptions(opts: RunOptions, host: HostFacts): Spec {
   return {
     ociVersion: "1.0.2",
     process: {
-      terminal: false,
+      terminal: opts.tty,
       user: {
         uid: user.uid,
         gid: user.gid,

@@ -72,9 +72,16 @@ export function parseFlags(
       def = byLong.get(name);
       shown = `--${name}`;
     } else {
-      // -e KEY=V, -eKEY=V, -e=KEY=V
+      // -e KEY=V, -eKEY=V, -e=KEY=V; booleans may be grouped: -it
       def = byShort.get(arg[1]);
       shown = arg.slice(0, 2);
+      const group = [...arg.slice(1)].map((c) => byShort.get(c));
+      if (
+        arg.length > 2 && group.every((d) => d?.type === "boolean")
+      ) {
+        for (const d of group) set(d!, true);
+        continue;
+      }
       if (arg.length > 2) inline = arg[2] === "=" ? arg.slice(3) : arg.slice(2);
     }
     if (!def) {

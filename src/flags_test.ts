@@ -61,3 +61,20 @@ Deno.test("flags: help lists every flag", () => {
   assert.match(h, /-e, --env/);
   assert.match(h, /\(repeatable\)/);
 });
+
+Deno.test("flags: grouped boolean short flags (-it)", () => {
+  const defs: FlagDef[] = [
+    { name: "interactive", short: "i", type: "boolean", help: "" },
+    { name: "tty", short: "t", type: "boolean", help: "" },
+    { name: "env", short: "e", type: "string", help: "" },
+  ];
+  assert.deepEqual(parseFlags(defs, ["-it", "sh"], "t").values, {
+    interactive: true,
+    tty: true,
+  });
+  assert.deepEqual(parseFlags(defs, ["-eA=1"], "t").values, { env: "A=1" });
+  assert.throws(
+    () => parseFlags(defs, ["-ix"], "t"),
+    /-i=?x?|expected true or false|unknown/,
+  );
+});

@@ -27,6 +27,7 @@ import { execve, resolveCommand } from "./command.ts";
 import { bringUpLoopback } from "./netdev.ts";
 import { ExitCode, TinycError } from "./errors.ts";
 import { trace } from "./trace.ts";
+import { adoptPty, openPty } from "./terminal.ts";
 import { applyMaskAndReadonly, planMaskAndReadonly } from "./security/paths.ts";
 import { applySecurity } from "./security/apply.ts";
 import {
@@ -34,6 +35,7 @@ import {
   type InitConfig,
   type InitFailure,
   type InitGo,
+  type InitPty,
   receiveMessage,
   REPORT_FD,
   sendMessage,
@@ -172,6 +174,16 @@ function startContainer(cfg: InitConfig): never {
     (p) => sys.kind(p),
   );
 
+  // -t: a pty from the container's own devpts; the launcher takes a copy
+  // of the master (pidfd_getfd) before it sends go.
+  let slave = -1;
+  if (spec.process.terminal) {
+    const [master, s] = openPty();
+    slave = s;
+    const msg: InitPty = { pty: master };
+    sendMessage(REPORT_FD, msg);
+  }
+
   // 5. go: now in the container's cgroup, which becomes the root of our
   // cgroup namespace; then its cgroupfs view at /sys/fs/cgroup.
   const go = receiveMessage<InitGo>(CONFIG_FD);
@@ -189,6 +201,7 @@ function startContainer(cfg: InitConfig): never {
   // container can push input into the user's shell (TIOCSTI) or open
   // /dev/tty; signals from the terminal reach it through the launcher.
   if (libc().setsid() < 0) throw errnoError("setsid", "");
+  if (slave >= 0) adoptPty(slave, spec.process.user.uid);
   resetSignals();
   libc().umask(0o022);
 

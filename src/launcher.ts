@@ -22,6 +22,7 @@ import {
   type InitConfig,
   type InitFailure,
   type InitGo,
+  type InitPty,
   pipe,
   receiveMessage,
   REPORT_FD,
@@ -36,6 +37,7 @@ import {
 } from "./process.ts";
 import { TinycError } from "./errors.ts";
 import { trace } from "./trace.ts";
+import { relay, takeFd } from "./terminal.ts";
 
 /** Namespaces the launcher unshares (the cgroup ns is the init's own). */
 const NS_TABLE: Array<
@@ -331,35 +333,47 @@ class ContainerRun {
     const { cgroupMounts: _c, seccomp: _s, ...first } = cfg;
     sendMessage(cfgWrite, first);
     let failure: InitFailure | null = null;
-    try {
-      if (spec.linux.seccomp) {
-        const { compileSeccomp } = await import("./security/seccomp.ts");
-        cfg.seccomp = {
-          program: Array.from(compileSeccomp(spec.linux.seccomp)),
-          flags: spec.linux.seccomp.flags,
+    let master = -1;
+    if (spec.process.terminal) {
+      // -t: the init's first report names its pty master; take a copy.
+      const m = receiveMessage<InitPty | InitFailure>(report);
+      if (m && "pty" in m) {
+        master = takeFd(this.pid, m.pty);
+        this.fds.add(master);
+      } else failure = m;
+    }
+    if (!failure) {
+      try {
+        if (spec.linux.seccomp) {
+          const { compileSeccomp } = await import("./security/seccomp.ts");
+          cfg.seccomp = {
+            program: Array.from(compileSeccomp(spec.linux.seccomp)),
+            flags: spec.linux.seccomp.flags,
+          };
+        }
+        // Steps the init must wait for before exec (cgroup: before its
+        // cgroup namespace is made).
+        await this.runSteps(this.opts.setupBeforeExec ?? [], cfg);
+        trace("host setup done");
+        // go; the init's verdict follows: EOF means the exec succeeded.
+        const go: InitGo = {
+          cgroupMounts: cfg.cgroupMounts,
+          seccomp: cfg.seccomp,
         };
+        sendMessage(cfgWrite, go);
+      } catch (e) {
+        // The init may have failed first (then this is EPIPE or a vanished
+        // pid): its report says why. Otherwise stop it and report ours.
+        signal(this.pid, 9);
+        failure = receiveMessage<InitFailure>(report);
+        if (!failure) throw e;
       }
-      // Steps the init must wait for before exec (cgroup: before its
-      // cgroup namespace is made).
-      await this.runSteps(this.opts.setupBeforeExec ?? [], cfg);
-      trace("host setup done");
-      // go; the init's verdict follows: EOF means the exec succeeded.
-      const go: InitGo = {
-        cgroupMounts: cfg.cgroupMounts,
-        seccomp: cfg.seccomp,
-      };
-      sendMessage(cfgWrite, go);
-    } catch (e) {
-      // The init may have failed first (then this is EPIPE or a vanished
-      // pid): its report says why. Otherwise stop it and report ours.
-      signal(this.pid, 9);
-      failure = receiveMessage<InitFailure>(report);
-      if (!failure) throw e;
     }
     this.close(cfgWrite);
     failure ??= receiveMessage<InitFailure>(report);
     this.close(report);
     if (failure) throw new TinycError(failure.message, failure.code);
+    const pty = master >= 0 ? relay(master) : undefined;
     trace("command started");
 
     // 6. the container runs: forward signals, wait.
@@ -368,6 +382,13 @@ class ContainerRun {
       status = await waitAsync(this.child);
     } finally {
       this.stopForwarding();
+      if (pty) {
+        // The container is gone, and with it the last slave fd: the relay
+        // drains what is left and ends (bounded, should a descendant linger).
+        pty.stop();
+        await Promise.race([pty.done, new Promise((r) => setTimeout(r, 1000))]);
+        this.close(master);
+      }
     }
     this.exited = true;
     trace("container exited");

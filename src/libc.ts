@@ -47,6 +47,13 @@ const SYMBOLS = {
   close: { parameters: ["i32"], result: "i32" },
   // ssize_t read(int fd, void *buf, size_t count);
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  // Same, on a pool thread (for relaying a pty; errno is lost).
+  read_async: {
+    name: "read",
+    parameters: ["i32", "buffer", "usize"],
+    result: "isize",
+    nonblocking: true,
+  },
   // ssize_t write(int fd, const void *buf, size_t count);
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   // int pipe2(int fds[2], int flags);
@@ -180,6 +187,8 @@ export const SYS: Readonly<Record<string, number>> = Deno.build.arch ===
     rt_sigaction: 134,
     memfd_create: 279,
     bpf: 280,
+    pidfd_getfd: 438,
+    fchown: 55,
     pivot_root: 41,
     capget: 90,
     capset: 91,
@@ -195,6 +204,8 @@ export const SYS: Readonly<Record<string, number>> = Deno.build.arch ===
     rt_sigaction: 13,
     memfd_create: 319,
     bpf: 321,
+    pidfd_getfd: 438,
+    fchown: 93,
     pivot_root: 155,
     capget: 125,
     capset: 126,

@@ -151,5 +151,17 @@ export const RUN_FLAGS: FlagDef[] = [
     help:
       "let bridge containers reach outside networks (masquerade + ip_forward)",
   },
+  {
+    name: "tty",
+    short: "t",
+    type: "boolean",
+    help: "give the container a terminal of its own (a pty; job control works)",
+  },
+  {
+    name: "interactive",
+    short: "i",
+    type: "boolean",
+    help: "keep stdin open (it always is; accepted for docker's -it)",
+  },
   { name: "help", type: "boolean", help: "show this help" },
 ];

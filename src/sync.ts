@@ -12,6 +12,7 @@
  *   network: veth into init's netns
  *   write(cfg, {spec, devices, ...})  -------> mounts, pivot_root, masked paths,
  *   compile seccomp; await the cgroup move     hostname, lo up, cwd, command lookup
+ *   (-t: read {pty: fd}; pidfd_getfd) <------- (-t: open /dev/ptmx; write(fd 4, {pty}))
  *   write(cfg, go {cgroupMounts, seccomp}) --> read(fd 3) ... (go)
  *   close(cfg)                                 unshare(cgroup), mount /sys/fs/cgroup,
  *   read(report) ... blocks                    user, caps, no_new_privs, seccomp
@@ -133,6 +134,11 @@ export function receiveMessage<T>(fd: number): T | null {
     throw new Error(`read fd ${fd}: unexpected end of message`);
   }
   return JSON.parse(new TextDecoder().decode(body)) as T;
+}
+
+/** With `-t`, the init's first report: the fd number of the pty master. */
+export interface InitPty {
+  pty: number;
 }
 
 /** What the init reports when it cannot start the command. */

@@ -297,3 +297,24 @@ Deno.test({
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test({
+  name: "-t gives the container a pty of its own as controlling terminal",
+  ignore,
+}, async () => {
+  const r = await tinyc([
+    "run",
+    "-it",
+    "--root",
+    await busyboxRoot(),
+    "--",
+    "sh",
+  ], {
+    stdin: "tty; cut -d' ' -f7 /proc/self/stat; echo TERM=$TERM; exit 3\n",
+  });
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stdout, /^\/dev\/pts\/0\r?$/m);
+  // tty_nr is non-zero: the pty is the controlling terminal.
+  assert.match(r.stdout, /^[1-9]\d*\r?$/m);
+  assert.match(r.stdout, /TERM=xterm/);
+});
