@@ -203,3 +203,20 @@ Deno.test({
   assert.match(r.stdout, /default via 10\.77\.0\.1/);
   assert.match(r.stdout, /gw-ok/);
 });
+
+Deno.test({
+  name: "a subnet's gateway address leaves the bridge with its last container",
+  ignore,
+}, async () => {
+  const r = await sh("true", [
+    "--network",
+    "bridge",
+    "--subnet",
+    "10.98.0.0/24",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const out = await new Deno.Command("ip", {
+    args: ["-4", "-o", "addr", "show", "dev", "tinyc0"],
+  }).output();
+  assert.ok(!new TextDecoder().decode(out.stdout).includes("10.98.0.1"));
+});

@@ -358,14 +358,23 @@ export class Ipam {
     });
   }
 
-  /** Give the address back (only if `lease` still owns it). */
-  release(lease: Lease): void {
+  /**
+   * Give the address back (only if `lease` still owns it). When it was the
+   * last lease in its subnet, `lastInSubnet` runs with the lock still held
+   * (so no new lease of that subnet can slip in between): the caller drops
+   * the subnet's gateway address from the bridge there.
+   */
+  release(lease: Lease, lastInSubnet?: (subnet: string) => void): void {
     this.withLock(() => {
       const current = this.#read(lease.address);
       if (
         current && current.pid === lease.pid &&
         current.pidStart === lease.pidStart
       ) this.#remove(lease.address);
+      if (
+        lastInSubnet &&
+        !this.#scan().leases.some((l) => l.subnet === lease.subnet)
+      ) lastInSubnet(lease.subnet);
     });
   }
 

@@ -245,3 +245,20 @@ Deno.test("subnets: reserved ranges and host conflicts are refused", async () =>
     /overlaps 10\.10\.10\.0\/24, already used on bridge tinyc0/,
   );
 });
+
+Deno.test("release reports the last lease of a subnet (only then)", () => {
+  const ipam = tempIpam();
+  const s1 = parseSubnet("10.10.10.0/24");
+  const s2 = parseSubnet("10.20.0.0/24");
+  const a = ipam.allocate(s1, "a");
+  const b = ipam.allocate(s1, "b");
+  const c = ipam.allocate(s2, "c");
+  const last: string[] = [];
+  ipam.release(a, (subnet) => last.push(subnet));
+  assert.equal(last.length, 0);
+  ipam.release(c, (subnet) => last.push(subnet));
+  assert.deepEqual(last, ["10.20.0.0/24"]);
+  ipam.release(b, (subnet) => last.push(subnet));
+  assert.deepEqual(last, ["10.20.0.0/24", "10.10.10.0/24"]);
+  Deno.removeSync(ipam.dir, { recursive: true });
+});

@@ -38,6 +38,7 @@ import {
   addAddress,
   addRoute,
   closeFd,
+  deleteAddress,
   deleteLink,
   IFF_UP,
   type LinkInfo,
@@ -260,6 +261,28 @@ function randomMac(): Uint8Array {
 
 function isCode(e: unknown, code: string): boolean {
   return e instanceof SysError && e.code === code;
+}
+
+/**
+ * Remove a subnet's gateway address (and so its route) from the bridge once
+ * no container uses the subnet any more; the bridge itself stays.
+ */
+function dropGateway(plan: NetworkPlan): void {
+  const b = plan.bridge;
+  if (!b) return;
+  const nl = NetlinkSocket.open();
+  try {
+    const link = nl.getLink(b.name);
+    if (!link) return;
+    try {
+      nl.call(deleteAddress(link.index, b.name, b.gateway, b.prefixLength));
+    } catch (e) {
+      // Already gone (a concurrent last container, or by hand).
+      if (!isCode(e, "EADDRNOTAVAIL") && !isCode(e, "ENODEV")) throw e;
+    }
+  } finally {
+    nl.close();
+  }
 }
 
 /**
@@ -515,7 +538,9 @@ export class ContainerNetwork {
       if (this.hostsFile) Deno.removeSync(this.hostsFile);
     });
     await step(() => {
-      if (this.lease) this.#ipam?.release(this.lease);
+      if (this.lease) {
+        this.#ipam?.release(this.lease, () => dropGateway(this.plan));
+      }
     });
     if (errors.length) throw errors[0];
   }

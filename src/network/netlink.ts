@@ -451,6 +451,22 @@ export function addAddress(
   };
 }
 
+/** `ip addr del ADDRESS/PREFIX dev INDEX`. */
+export function deleteAddress(
+  index: number,
+  label: string,
+  address: string,
+  prefixLength: number,
+): NetlinkRequest {
+  return {
+    type: RTM.DELADDR,
+    flags: 0,
+    header: ifaddrmsg({ prefixLength, index }),
+    attrs: [ipv4Attr(IFA_LOCAL, address), ipv4Attr(IFA_ADDRESS, address)],
+    what: `addr del ${address}/${prefixLength} dev ${label}`,
+  };
+}
+
 /** A route to add: `dst` `default` or `A.B.C.D/N`. */
 export interface RouteSpec {
   /** `default` or a CIDR. */
