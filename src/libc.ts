@@ -279,6 +279,24 @@ export function errnoError(
   return new SysError(call, detail, code, errnoName(code), errnoText(code));
 }
 
+/** `ioctl(fd, req, arg)` through the raw syscall; throws naming `what`. */
+export function ioctl(
+  fd: number,
+  req: number,
+  arg: bigint,
+  what: string,
+): void {
+  const r = libc().syscall(
+    BigInt(SYS.ioctl),
+    BigInt(fd),
+    BigInt(req),
+    arg,
+    0n,
+    0n,
+  );
+  if (r < 0n) throw errnoError("ioctl", what);
+}
+
 const encoder = new TextEncoder();
 
 /** A NUL-terminated copy of `s` to pass as `const char *`. */

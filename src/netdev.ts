@@ -5,7 +5,7 @@
  * @module
  */
 
-import { addr, cstr, errnoError, libc, SYS } from "./libc.ts";
+import { addr, cstr, errnoError, ioctl, libc } from "./libc.ts";
 
 const AF_INET = 2;
 const SOCK_DGRAM = 2;
@@ -16,20 +16,6 @@ const IFF_UP = 0x1;
 /** sizeof(struct ifreq) on 64-bit Linux. */
 const IFREQ_SIZE = 40;
 
-function ioctl(fd: number, req: number, buf: Uint8Array, name: string): void {
-  const r = libc().syscall(
-    BigInt(SYS.ioctl),
-    BigInt(fd),
-    BigInt(req),
-    addr(buf),
-    0n,
-    0n,
-  );
-  if (r !== 0n) {
-    throw errnoError("ioctl", `${name} 0x${req.toString(16)}`);
-  }
-}
-
 /** Set IFF_UP on interface `name` in the calling thread's network namespace. */
 export function setLinkUp(name: string): void {
   const fd = libc().socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -39,10 +25,10 @@ export function setLinkUp(name: string): void {
   try {
     const ifr = new Uint8Array(IFREQ_SIZE);
     ifr.set(cstr(name).subarray(0, 15));
-    ioctl(fd, SIOCGIFFLAGS, ifr, name);
+    ioctl(fd, SIOCGIFFLAGS, addr(ifr), `${name} SIOCGIFFLAGS`);
     const view = new DataView(ifr.buffer);
     view.setInt16(16, view.getInt16(16, true) | IFF_UP, true);
-    ioctl(fd, SIOCSIFFLAGS, ifr, name);
+    ioctl(fd, SIOCSIFFLAGS, addr(ifr), `${name} SIOCSIFFLAGS`);
   } finally {
     libc().close(fd);
   }

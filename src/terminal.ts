@@ -11,7 +11,7 @@
  * @module
  */
 
-import { addr, cstr, errnoError, libc, SYS } from "./libc.ts";
+import { addr, cstr, errnoError, ioctl, libc, SYS } from "./libc.ts";
 
 const O_RDWR = 2;
 const O_NOCTTY = 0o400;
@@ -21,18 +21,6 @@ const TIOCGPTN = 0x80045430;
 const TIOCSCTTY = 0x540e;
 const TIOCGWINSZ = 0x5413;
 const TIOCSWINSZ = 0x5414;
-
-function ioctl(fd: number, req: number, arg: bigint, what: string): void {
-  const r = libc().syscall(
-    BigInt(SYS.ioctl),
-    BigInt(fd),
-    BigInt(req),
-    arg,
-    0n,
-    0n,
-  );
-  if (r < 0n) throw errnoError("ioctl", what);
-}
 
 /** In the init: a new pty from the container's /dev/ptmx; returns [master, slave]. */
 export function openPty(): [number, number] {

@@ -137,17 +137,13 @@ export async function sh(
   script: string,
   extra: string[] = [],
 ): Promise<CliResult> {
+  return await tinyc(await shArgs(script, extra));
+}
+
+/** `run --root <busybox> EXTRA... -- /bin/sh -c SCRIPT`. */
+async function shArgs(script: string, extra: string[]): Promise<string[]> {
   const root = await busyboxRoot();
-  return await tinyc([
-    "run",
-    "--root",
-    root,
-    ...extra,
-    "--",
-    "/bin/sh",
-    "-c",
-    script,
-  ]);
+  return ["run", "--root", root, ...extra, "--", "/bin/sh", "-c", script];
 }
 
 /**
@@ -158,17 +154,7 @@ export async function startSh(
   script: string,
   extra: string[] = [],
 ): Promise<Deno.ChildProcess> {
-  const root = await busyboxRoot();
-  const child = tinycSpawn([
-    "run",
-    "--root",
-    root,
-    ...extra,
-    "--",
-    "/bin/sh",
-    "-c",
-    script,
-  ]);
+  const child = tinycSpawn(await shArgs(script, extra));
   await readUntil(child.stdout, /ready/);
   return child;
 }
