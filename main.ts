@@ -27,6 +27,14 @@ async function main(args: string[]): Promise<number> {
     const { initMain } = await import("./src/init.ts");
     initMain();
   }
+  if (cmd === "__exec") {
+    const { execInitMain } = await import("./src/init.ts");
+    execInitMain();
+  }
+  if (cmd === "oci") {
+    const { ociMain } = await import("./src/oci/cli.ts");
+    return await ociMain(args.slice(1));
+  }
   const { runCli } = await import("./src/main_cli.ts");
   return await runCli(cmd, rest, USAGE);
 }

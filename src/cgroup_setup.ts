@@ -146,7 +146,7 @@ export function cgroupStep(
     if (started) consumedCgroups.add(started);
     const s = await (started ?? startCgroup({
       resources: spec.linux.resources ?? {},
-      parent: spec.linux.cgroupsPath,
+      parent: spec.linux.cgroupParent,
     }, pid));
     // The CLI's early init was replaced (namespaces differed): move this one.
     if (s.pid !== pid) s.cg.addProcess(pid);

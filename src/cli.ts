@@ -476,7 +476,7 @@ export function specFromOptions(opts: RunOptions, host: HostFacts): Spec {
         : defaultDevices(),
       seccomp: seccompFor(opts, host, capabilities.bounding),
       resources: opts.resources,
-      cgroupsPath: opts.cgroupParent,
+      cgroupParent: opts.cgroupParent,
       maskedPaths: opts.privileged ? [] : [...DEFAULT_MASKED_PATHS],
       readonlyPaths: opts.privileged ? [] : [...DEFAULT_READONLY_PATHS],
     },

@@ -22,7 +22,7 @@ import { CLONE, LinuxSys } from "./sys.ts";
 import { addr, errnoError, libc, SYS } from "./libc.ts";
 import { applyMounts, planMounts } from "./mounts.ts";
 import { secureJoin } from "./paths.ts";
-import { DEFAULT_PATH, envGet, hasNamespace } from "./spec.ts";
+import { DEFAULT_PATH, envGet, hasNamespace, type Spec } from "./spec.ts";
 import { execve, resolveCommand } from "./command.ts";
 import { bringUpLoopback } from "./netdev.ts";
 import { ExitCode, TinycError } from "./errors.ts";
@@ -32,14 +32,26 @@ import { applyMaskAndReadonly, planMaskAndReadonly } from "./security/paths.ts";
 import { applySecurity } from "./security/apply.ts";
 import {
   CONFIG_FD,
+  EXEC_MNT_FD,
   type InitConfig,
   type InitFailure,
   type InitGo,
   type InitPty,
+  type InitReady,
   receiveMessage,
   REPORT_FD,
   sendMessage,
 } from "./sync.ts";
+import {
+  applySysctls,
+  type ExecFifo,
+  holdExecFifo,
+  runHooksSync,
+  setDomainname,
+  setPersonality,
+  waitForStart,
+} from "./init_oci.ts";
+import type { ExecConfig } from "./engine/exec.ts";
 import {
   initHandover,
   initHandoverDone,
@@ -74,6 +86,9 @@ export function initMain(): never {
     cfg = null;
   }
   if (cfg === null) Deno.exit(ExitCode.Failed);
+  // OCI create: the container outlives `create` (the engine's subreaper
+  // adopts it).
+  if (cfg.execFifo) prctl(PR_SET_PDEATHSIG, 0);
   try {
     startContainer(cfg);
   } catch (err) {
@@ -84,7 +99,74 @@ export function initMain(): never {
     try {
       sendMessage(REPORT_FD, failure);
     } catch {
-      // The launcher is gone; nobody to tell.
+      // The launcher is gone (OCI: after `start`): say it on stderr.
+      try {
+        Deno.stderr.writeSync(
+          new TextEncoder().encode(`tinyc-oci: ${failure.message}\n`),
+        );
+      } catch {
+        // no stderr either
+      }
+    }
+    Deno.exit(failure.code);
+  }
+}
+
+/**
+ * Entry point of `tinyc __exec` (see src/engine/exec.ts): born in the
+ * container's namespaces but the mount one, which it joins once its code is
+ * loaded; then the same end as the container's init. Never returns.
+ */
+export function execInitMain(): never {
+  libc().umask(0);
+  let cfg: ExecConfig | null;
+  try {
+    cfg = receiveMessage<ExecConfig>(CONFIG_FD);
+  } catch {
+    cfg = null;
+  }
+  if (cfg === null) Deno.exit(ExitCode.Failed);
+  try {
+    const sys = new LinuxSys();
+    const CLONE_FS = 0x200;
+    // setns(mnt) needs an fs struct of our own (Deno's threads share it).
+    sys.unshare(CLONE_FS);
+    sys.setns(EXEC_MNT_FD, CLONE.CLONE_NEWNS, "mnt (the container's)");
+    sys.close(EXEC_MNT_FD);
+    const { process } = cfg;
+    const cwd = process.cwd || "/";
+    if (sys.kind(cwd) !== "dir") {
+      throw new TinycError(`cwd ${cwd}: not a directory in the container`);
+    }
+    sys.chdir(cwd);
+    const path = resolveCommand(
+      process.args[0],
+      envGet(process.env, "PATH") ?? DEFAULT_PATH,
+      (p) => sys.kind(p),
+    );
+    let slave = -1;
+    if (process.terminal) {
+      const [master, s] = openPty();
+      slave = s;
+      const msg: InitPty = { pty: master };
+      sendMessage(REPORT_FD, msg);
+    }
+    becomeProcess({
+      process,
+      path,
+      slave,
+      seccomp: cfg.seccomp,
+      lastCap: cfg.lastCap,
+    });
+  } catch (err) {
+    const failure: InitFailure = {
+      code: err instanceof TinycError ? err.exitCode : ExitCode.Failed,
+      message: err instanceof Error ? err.message : String(err),
+    };
+    try {
+      sendMessage(REPORT_FD, failure);
+    } catch {
+      // nobody to tell
     }
     Deno.exit(failure.code);
   }
@@ -131,14 +213,26 @@ function startContainer(cfg: InitConfig): never {
   trace("init got config");
   const { spec } = cfg;
   const sys = new LinuxSys();
-  // 1. mounts, while the launcher finishes the cgroup
-  applyMounts(
-    sys,
-    planMounts(spec, cfg.devices),
-    (root, dest) => secureJoin(root, dest),
-  );
-
+  // OCI create: hold the exec fifo while the host's paths are visible.
+  const fifo: ExecFifo | null = cfg.execFifo
+    ? holdExecFifo(cfg.execFifo)
+    : null;
+  // 1. mounts, while the launcher finishes the cgroup; OCI createContainer
+  // hooks run in the container's namespaces right before pivot_root.
+  const ops = planMounts(spec, cfg.devices, cfg.extraMounts ?? []);
+  const pivotAt = ops.findIndex((o) => o.op === "pivot");
+  const resolve = (root: string, dest: string) => secureJoin(root, dest);
+  applyMounts(sys, ops.slice(0, pivotAt), resolve);
+  if (spec.hooks?.createContainer) {
+    runHooksSync(
+      "createContainer",
+      spec.hooks.createContainer,
+      cfg.hookState ?? "{}",
+    );
+  }
+  applyMounts(sys, ops.slice(pivotAt), resolve);
   trace("mounts done");
+  if (spec.linux.sysctl) applySysctls(spec.linux.sysctl);
   // Hide and protect kernel interfaces (masked/read-only paths), after the
   // pivot so the paths are the container's.
   applyMaskAndReadonly(
@@ -151,7 +245,12 @@ function startContainer(cfg: InitConfig): never {
   );
 
   // 3. hostname, loopback
-  if (hasNamespace(spec, "uts")) sys.sethostname(spec.hostname);
+  if (hasNamespace(spec, "uts") && spec.hostname) {
+    sys.sethostname(spec.hostname);
+  }
+  if (hasNamespace(spec, "uts") && spec.domainname) {
+    setDomainname(spec.domainname);
+  }
   if (hasNamespace(spec, "network")) bringUpLoopback();
 
   // 4. working directory and command
@@ -197,13 +296,66 @@ function startContainer(cfg: InitConfig): never {
   );
   if (!userSys) applyMounts(sys, go.cgroupMounts ?? [], (_root, dest) => dest);
 
+  becomeProcess({
+    process: spec.process,
+    path,
+    slave,
+    seccomp: go.seccomp,
+    lastCap: cfg.lastCap,
+    setgroups: cfg.setgroups,
+    // OCI: built; `create` may exit. Wait for `start`, then the
+    // startContainer hooks, in the container.
+    beforeSecurity: fifo
+      ? () => {
+        const ready: InitReady = { ready: true };
+        sendMessage(REPORT_FD, ready);
+        libc().close(REPORT_FD);
+        waitForStart(fifo);
+        if (spec.hooks?.startContainer) {
+          runHooksSync(
+            "startContainer",
+            spec.hooks.startContainer,
+            cfg.hookState ?? "{}",
+          );
+        }
+        if (spec.linux.personality) {
+          setPersonality(spec.linux.personality.domain);
+        }
+      }
+      : spec.linux.personality
+      ? () => setPersonality(spec.linux.personality!.domain)
+      : undefined,
+  });
+}
+
+/** What {@link becomeProcess} turns the calling init into. */
+interface ProcessPlan {
+  process: Spec["process"];
+  /** The command, resolved in the container. */
+  path: string;
+  /** -t: the pty slave to adopt, or -1. */
+  slave: number;
+  seccomp?: { program: number[]; flags: number };
+  lastCap: number;
+  setgroups?: boolean;
+  /** Last step before the credentials change (OCI: wait for start). */
+  beforeSecurity?: () => void;
+}
+
+/**
+ * The end of every init (container and exec): a session of its own, the
+ * pty, default signals, umask, no stray fds, then user, capabilities,
+ * no_new_privs and seccomp, and execve. Never returns.
+ */
+function becomeProcess(p: ProcessPlan): never {
+  const { process } = p;
   // A session of its own: no controlling terminal, so nothing in the
   // container can push input into the user's shell (TIOCSTI) or open
   // /dev/tty; signals from the terminal reach it through the launcher.
   if (libc().setsid() < 0) throw errnoError("setsid", "");
-  if (slave >= 0) adoptPty(slave, spec.process.user.uid);
+  if (p.slave >= 0) adoptPty(p.slave, process.user.uid);
   resetSignals();
-  libc().umask(0o022);
+  libc().umask(process.umask ?? 0o022);
 
   // 6. Nothing but stdio (and the report pipe until exec) may reach the command.
   libc().syscall(
@@ -215,15 +367,17 @@ function startContainer(cfg: InitConfig): never {
     0n,
   );
 
+  p.beforeSecurity?.();
+
   // 7. user, capabilities, no_new_privs, seccomp: per-thread, so here on
   // the main thread, and last, so nothing else runs under them before exec.
-  const { user, capabilities } = spec.process;
+  const { user, capabilities } = process;
   applySecurity({
     user: {
       uid: user.uid,
       gid: user.gid,
       additionalGids: user.additionalGids ?? [],
-      setgroups: cfg.setgroups,
+      setgroups: p.setgroups,
     },
     capabilities: capabilities ?? {
       bounding: [],
@@ -232,17 +386,14 @@ function startContainer(cfg: InitConfig): never {
       inheritable: [],
       ambient: [],
     },
-    noNewPrivileges: spec.process.noNewPrivileges ?? true,
-    seccomp: go.seccomp
-      ? {
-        program: new Uint8Array(go.seccomp.program),
-        flags: go.seccomp.flags,
-      }
+    noNewPrivileges: process.noNewPrivileges ?? true,
+    seccomp: p.seccomp
+      ? { program: new Uint8Array(p.seccomp.program), flags: p.seccomp.flags }
       : null,
-    lastCap: cfg.lastCap,
+    lastCap: p.lastCap,
   });
 
   trace("init exec");
   // 8. exec
-  return execve(path, spec.process.args, env);
+  return execve(p.path, process.args, process.env);
 }

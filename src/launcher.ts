@@ -15,7 +15,7 @@
  * @module
  */
 
-import { CLONE, LinuxSys, type Sys } from "./sys.ts";
+import { CLONE, LinuxSys, MS, type Sys } from "./sys.ts";
 import type { Namespace, Spec } from "./spec.ts";
 import {
   CONFIG_FD,
@@ -23,6 +23,7 @@ import {
   type InitFailure,
   type InitGo,
   type InitPty,
+  type InitReady,
   pipe,
   receiveMessage,
   REPORT_FD,
@@ -54,19 +55,37 @@ const NS_TABLE: Array<
   { type: "pid", flag: CLONE.CLONE_NEWPID, file: "pid_for_children" },
 ];
 
-/** The namespaces to unshare for `spec`, as flags and the files to save. */
+/** Namespaces to create and to join for a spec (see {@link spawnInNamespaces}). */
+export interface NamespacePlan {
+  /** CLONE_NEW* flags to unshare. */
+  flags: number;
+  /** `/proc/thread-self/ns/` files to save (and restore) around the spawn. */
+  files: string[];
+  /** Namespaces to join (OCI `path`): file name, path, CLONE_NEW* type. */
+  joins?: Array<{ file: string; path: string; type: number }>;
+}
+
+/** The namespaces to unshare and join for `spec`, and the files to save. */
 export function planNamespaces(
   namespaces: readonly Namespace[],
-): { flags: number; files: string[] } {
+): NamespacePlan {
   let flags = 0;
   const files: string[] = [];
+  const joins: NonNullable<NamespacePlan["joins"]> = [];
   for (const ns of NS_TABLE) {
-    if (namespaces.some((n) => n.type === ns.type && !n.path)) {
-      flags |= ns.flag;
-      files.push(ns.file);
-    }
+    const n = namespaces.find((n) => n.type === ns.type);
+    if (!n) continue;
+    files.push(ns.file);
+    if (n.path) joins.push({ file: ns.file, path: n.path, type: ns.flag });
+    else flags |= ns.flag;
   }
-  return { flags, files };
+  // The cgroup namespace: created by the init itself; joined here.
+  const cg = namespaces.find((n) => n.type === "cgroup" && n.path);
+  if (cg) {
+    files.push("cgroup");
+    joins.push({ file: "cgroup", path: cg.path!, type: CLONE.CLONE_NEWCGROUP });
+  }
+  return joins.length ? { flags, files, joins } : { flags, files };
 }
 
 /** The argv that re-executes tinyc as the container's init. */
@@ -84,15 +103,24 @@ export function initArgv(): string[] {
   ];
 }
 
+const CLONE_FS = 0x200;
+
 /**
- * Spawn `argv` as PID 1 of new namespaces (`flags`) and return to ours.
- * The caller's thread must be the main thread, and nothing async may run
- * between unshare and setns: other threads never see the new namespaces,
- * and after CLONE_NEWPID no thread can be created until we are back.
+ * Spawn `argv` as PID 1 of new namespaces (`ns.flags`), in the namespaces
+ * `ns.joins` names, and return to ours. The caller's thread must be the
+ * main thread, and nothing async may run between unshare and setns: other
+ * threads never see the new namespaces, and after CLONE_NEWPID no thread
+ * can be created until we are back.
+ *
+ * With a new mount namespace, the runtime's binary is bind-mounted
+ * read-only onto itself there before the spawn, so the init (and anything
+ * in the container that reaches it through /proc/self/exe, as in
+ * CVE-2019-5736) runs it from a read-only mount: opening it for writing
+ * fails with EROFS.
  */
 export function spawnInNamespaces(
   sys: Sys,
-  ns: { flags: number; files: string[] },
+  ns: NamespacePlan,
   argv: string[],
   fds: Array<[number, number]>,
 ): number {
@@ -101,9 +129,25 @@ export function spawnInNamespaces(
     f,
     fd: sys.openNs(`/proc/thread-self/ns/${f}`),
   }));
+  const joins = (ns.joins ?? []).map((j) => {
+    try {
+      return { ...j, fd: sys.openNs(j.path) };
+    } catch (e) {
+      throw new TinycError(
+        `namespace ${j.file} ${j.path}: ${(e as Error).message}`,
+      );
+    }
+  });
   try {
+    // mount last: the other namespace files are reached through our /proc.
+    const order = [...joins].sort((a, b) =>
+      (a.file === "mnt" ? 1 : 0) - (b.file === "mnt" ? 1 : 0)
+    );
+    if (order.some((j) => j.file === "mnt")) sys.unshare(CLONE_FS);
+    for (const j of order) sys.setns(j.fd, j.type, `${j.file} ${j.path}`);
     sys.unshare(ns.flags);
     try {
+      if ((ns.flags & CLONE.CLONE_NEWNS) !== 0) readOnlyRuntime(sys, argv[0]);
       return spawn(argv[0], argv, envList(), { fds });
     } finally {
       // setns(mnt) also resets root and cwd to the namespace's: go back.
@@ -114,7 +158,24 @@ export function spawnInNamespaces(
     }
   } finally {
     for (const { fd } of saved) sys.close(fd);
+    for (const { fd } of joins) sys.close(fd);
   }
+}
+
+/**
+ * In a new mount namespace (ours until we setns back, then the
+ * container's): make every mount private, so nothing propagates to the
+ * host, and bind `exe` read-only onto itself.
+ */
+function readOnlyRuntime(sys: Sys, exe: string): void {
+  sys.mount("", "/", "", MS.MS_REC | MS.MS_PRIVATE);
+  sys.mount(exe, exe, "", MS.MS_BIND);
+  sys.mount(
+    "",
+    exe,
+    "",
+    MS.MS_REMOUNT | MS.MS_BIND | MS.MS_RDONLY | MS.MS_NOSUID | MS.MS_NODEV,
+  );
 }
 
 function envList(): string[] {
@@ -156,6 +217,13 @@ export interface LaunchOptions {
    * spec's; otherwise it is discarded and a new one spawned.
    */
   early?: EarlyInit;
+  /**
+   * OCI create: the init waits on this exec fifo once built (src/init_oci.ts),
+   * and {@link createContainer} returns then, leaving it running.
+   */
+  execFifo?: string;
+  /** -t: hand the pty master to this instead of relaying (OCI --console-socket). */
+  takePty?: (master: number) => void | Promise<void>;
 }
 
 /** An init spawned before the spec was complete (see {@link spawnEarlyInit}). */
@@ -229,6 +297,53 @@ export async function runContainer(opts: LaunchOptions): Promise<number> {
   return code;
 }
 
+/** Wait for our child `pid` to end (reaping it); errors are ignored. */
+export async function waitForExit(pid: number): Promise<void> {
+  await waitAsync(pid).catch(() => undefined);
+}
+
+/**
+ * Attached to our child `pid` (OCI `run`, `exec`): forward signals to it,
+ * relay the pty `master` (if not -1) with our stdio, and resolve to its
+ * exit status.
+ */
+export async function attach(pid: number, master: number): Promise<number> {
+  const forwarders = forwardSignals(
+    () => pid,
+    Deno.stdin.isTerminal(),
+    () => undefined,
+  );
+  const pty = master >= 0 ? relay(master) : undefined;
+  try {
+    return statusToExitCode(await waitAsync(pid));
+  } finally {
+    forwarders.forEach((remove) => remove());
+    if (pty) {
+      pty.stop();
+      await Promise.race([pty.done, new Promise((r) => setTimeout(r, 1000))]);
+      new LinuxSys().close(master);
+    }
+  }
+}
+
+/**
+ * OCI create: start the container up to the exec fifo (`opts.execFifo`) and
+ * return the init's pid; the init outlives us. On failure everything the
+ * setup steps did is undone. The setup steps' cleanups are not run on
+ * success: the caller records what `delete` must undo.
+ */
+export async function createContainer(opts: LaunchOptions): Promise<number> {
+  const run = new ContainerRun(opts);
+  try {
+    await run.start();
+  } catch (e) {
+    await run.cleanup();
+    throw e;
+  }
+  run.release();
+  return run.initPid;
+}
+
 /** The state of one container run, for {@link runContainer}. */
 class ContainerRun {
   private readonly sys = new LinuxSys();
@@ -248,6 +363,19 @@ class ContainerRun {
   }
 
   constructor(private readonly opts: LaunchOptions) {}
+
+  /** The container's init (its pid in our namespace). */
+  get initPid(): number {
+    return this.pid;
+  }
+
+  /** OCI create: let the init go on without us (close our fds only). */
+  release(): void {
+    this.stopForwarding();
+    for (const fd of [...this.fds]) this.close(fd);
+    this.exited = true;
+    this.cleanups.length = 0;
+  }
 
   private close(fd: number): void {
     if (this.fds.delete(fd)) this.sys.close(fd);
@@ -307,11 +435,13 @@ class ContainerRun {
     }
     // Forward signals from now on: the command may run (and a test or user
     // may signal tinyc) before the exec report below has been read.
-    this.forwarders = forwardSignals(
-      () => this.pid,
-      Deno.stdin.isTerminal(),
-      () => this.killedByUs = true,
-    );
+    if (!this.opts.execFifo) {
+      this.forwarders = forwardSignals(
+        () => this.pid,
+        Deno.stdin.isTerminal(),
+        () => this.killedByUs = true,
+      );
+    }
 
     trace("init spawned");
     // 4. host-side setup while the init boots
@@ -324,6 +454,7 @@ class ContainerRun {
         Deno.readTextFileSync("/proc/sys/kernel/cap_last_cap").trim(),
       ),
     };
+    if (this.opts.execFifo) cfg.execFifo = this.opts.execFifo;
     // Only root mapped: unshare denied setgroups (src/rootless/spec.ts).
     if (rootless && !rootless.setgroups) cfg.setgroups = false;
     // Steps that may add mounts (bridge: /etc/hosts) run before the config.
@@ -370,9 +501,26 @@ class ContainerRun {
       }
     }
     this.close(cfgWrite);
+    if (this.opts.execFifo && !failure) {
+      // OCI create: the init says it is ready (waiting on the fifo).
+      const r = receiveMessage<InitReady | InitFailure>(report);
+      if (r === null) {
+        throw new TinycError("container init exited before it was ready");
+      }
+      if ("ready" in r) {
+        if (master >= 0) await this.opts.takePty?.(master);
+        return 0;
+      }
+      failure = r;
+    }
     failure ??= receiveMessage<InitFailure>(report);
     this.close(report);
     if (failure) throw new TinycError(failure.message, failure.code);
+    if (master >= 0 && this.opts.takePty) {
+      await this.opts.takePty(master);
+      this.close(master);
+      master = -1;
+    }
     const pty = master >= 0 ? relay(master) : undefined;
     trace("command started");
 
@@ -466,7 +614,7 @@ export function signalAction(
 }
 
 /** Install the forwarding handlers; returns their removers. */
-function forwardSignals(
+export function forwardSignals(
   pid: () => number,
   interactive: boolean,
   onKill: () => void,

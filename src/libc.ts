@@ -196,6 +196,16 @@ export const SYS: Readonly<Record<string, number>> = Deno.build.arch ===
     seccomp: 277,
     pidfd_open: 434,
     close_range: 436,
+    // OCI runtime (src/oci, src/init_oci.ts)
+    openat: 56,
+    setdomainname: 162,
+    personality: 92,
+    prlimit64: 261,
+    connect: 203,
+    sendmsg: 211,
+    nanosleep: 101,
+    setns: 268,
+    flock: 32,
   }
   : {
     ioctl: 16,
@@ -213,6 +223,16 @@ export const SYS: Readonly<Record<string, number>> = Deno.build.arch ===
     seccomp: 317,
     pidfd_open: 434,
     close_range: 436,
+    // OCI runtime (src/oci, src/init_oci.ts)
+    openat: 257,
+    setdomainname: 171,
+    personality: 135,
+    prlimit64: 302,
+    connect: 42,
+    sendmsg: 46,
+    nanosleep: 35,
+    setns: 308,
+    flock: 73,
   };
 
 /** The calling thread's errno, to be read right after the failing call. */

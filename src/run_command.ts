@@ -53,7 +53,7 @@ async function prepareAndRun(
       network: opts.network.mode,
       publish: opts.network.publish.length,
       controllers,
-      cgroupParent: spec.linux.cgroupsPath,
+      cgroupParent: spec.linux.cgroupParent,
     }, {
       delegated: r.delegatedControllers(
         Deno.uid() ?? 0,
@@ -73,7 +73,7 @@ async function prepareAndRun(
     };
     // A cgroup of its own only when limits ask for one (and it is delegated).
     wantCgroup = controllers.length > 0 ||
-      spec.linux.cgroupsPath !== undefined;
+      spec.linux.cgroupParent !== undefined;
   }
   let cgroup: { oomKilled(): boolean } | undefined;
   const id = crypto.randomUUID().replaceAll("-", "").slice(0, 12);

@@ -41,9 +41,60 @@ export type Capabilities = OciCapabilities;
 
 /** OCI `linux.resources` (the parts tinyc applies). */
 export interface LinuxResources {
-  memory?: { limit?: number; swap?: number };
-  cpu?: { quota?: number; period?: number };
+  memory?: { limit?: number; swap?: number; reservation?: number };
+  cpu?: {
+    quota?: number;
+    period?: number;
+    shares?: number;
+    cpus?: string;
+    mems?: string;
+  };
   pids?: { limit?: number };
+  /** OCI device cgroup rules (allow/deny), applied as the device program. */
+  devices?: DeviceCgroupRule[];
+  /** cgroup v2 files to write as is (`unified`). */
+  unified?: Record<string, string>;
+}
+
+/** OCI `linux.resources.devices[]`. */
+export interface DeviceCgroupRule {
+  allow: boolean;
+  type?: "a" | "c" | "b";
+  major?: number | null;
+  minor?: number | null;
+  access?: string;
+}
+
+/** OCI `process.rlimits[]`. */
+export interface Rlimit {
+  type: string;
+  hard: number;
+  soft: number;
+}
+
+/** OCI hook. */
+export interface Hook {
+  path: string;
+  args?: string[];
+  env?: string[];
+  timeout?: number;
+}
+
+/** OCI `hooks`. */
+export interface Hooks {
+  prestart?: Hook[];
+  createRuntime?: Hook[];
+  createContainer?: Hook[];
+  startContainer?: Hook[];
+  poststart?: Hook[];
+  poststop?: Hook[];
+}
+
+/** OCI `linux.uidMappings[]` / `gidMappings[]`. */
+export interface IdMapping {
+  containerID: number;
+  hostID: number;
+  size: number;
 }
 
 /** The container spec. */
@@ -57,16 +108,37 @@ export interface Spec {
     cwd: string;
     capabilities?: Capabilities;
     noNewPrivileges?: boolean;
+    rlimits?: Rlimit[];
+    oomScoreAdj?: number;
+    /** `process.user.umask` (default 0022). */
+    umask?: number;
+    consoleSize?: { height: number; width: number };
   };
   /** `nodev` (tinyc's): device nodes in the rootfs do not open devices. */
   root: { path: string; readonly: boolean; nodev?: boolean };
   hostname: string;
+  domainname?: string;
   mounts: Mount[];
+  hooks?: Hooks;
+  annotations?: Record<string, string>;
   linux: {
     namespaces: Namespace[];
     devices: Device[];
     resources?: LinuxResources;
+    /** `tinyc run --cgroup-parent`: the container's cgroup goes beneath it. */
+    cgroupParent?: string;
+    /** OCI `cgroupsPath`: the container's own cgroup (absolute, or relative to tinyc's). */
     cgroupsPath?: string;
+    /**
+     * Where the container's cgroupfs view goes (a `cgroup`/`cgroup2` mount in
+     * the OCI config; `tinyc run`: /sys/fs/cgroup, read-only). Unset: default.
+     */
+    cgroupMount?: { destination: string; readonly: boolean } | null;
+    sysctl?: Record<string, string>;
+    rootfsPropagation?: string;
+    uidMappings?: IdMapping[];
+    gidMappings?: IdMapping[];
+    personality?: { domain: string };
     /** tinyc's parsed profile (from docker/OCI JSON or the default table); none = unconfined. */
     seccomp?: SeccompProfile;
     maskedPaths?: string[];

@@ -41,6 +41,8 @@ import type { DeviceMode, MountOp } from "./mounts.ts";
 export const CONFIG_FD = 3;
 /** fd on which the init reports a failure; closed by a successful exec. */
 export const REPORT_FD = 4;
+/** `tinyc __exec`: fd of the container's mount namespace, joined by the exec init. */
+export const EXEC_MNT_FD = 5;
 
 /**
  * What the launcher sends the init: the first message carries all but the
@@ -57,6 +59,21 @@ export interface InitConfig extends InitGo {
   setgroups?: boolean;
   /** The host's /proc/sys/kernel/cap_last_cap. */
   lastCap: number;
+  /**
+   * OCI create: the container outlives the launcher (no PDEATHSIG), and
+   * waits on the exec fifo at this host path before exec, after sending
+   * {@link InitReady}.
+   */
+  execFifo?: string;
+  /** Mount ops to apply before pivot_root, after the spec's (cgroup binds). */
+  extraMounts?: MountOp[];
+  /** The container's state JSON, for the hooks the init runs. */
+  hookState?: string;
+}
+
+/** OCI create: the init built everything and waits for `start`. */
+export interface InitReady {
+  ready: true;
 }
 
 /**

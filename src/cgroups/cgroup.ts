@@ -216,3 +216,11 @@ export function createCgroup(
   }
   return new CgroupHandle(plan, kernel);
 }
+
+/** A handle for a cgroup created earlier from `plan` (e.g. by `tinyc-oci create`). */
+export function openCgroup(
+  plan: CgroupPlan,
+  kernel: CgroupKernel = new LinuxCgroupKernel(),
+): Cgroup {
+  return new CgroupHandle(plan, kernel);
+}

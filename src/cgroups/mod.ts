@@ -79,7 +79,7 @@ export type {
 } from "./plan.ts";
 export { planCgroup } from "./plan.ts";
 export type { Cgroup } from "./cgroup.ts";
-export { createCgroup } from "./cgroup.ts";
+export { createCgroup, openCgroup } from "./cgroup.ts";
 export type { CleanupOptions } from "./stale.ts";
 export { cgroupId, cleanupStaleCgroups } from "./stale.ts";
 export type { CgroupMountOp } from "./mount_plan.ts";

@@ -22,6 +22,8 @@ import type { LinuxResources } from "./resources.ts";
 export interface CgroupOptions {
   /** Cgroup name suffix: the cgroup is `tinyc-<id>`. Use {@link cgroupId} so stale cleanup can find the owner. */
   id: string;
+  /** The cgroup's exact name (OCI `cgroupsPath`'s last element), instead of `tinyc-<id>`. */
+  name?: string;
   /** Limits to write (OCI `linux.resources`). */
   resources: LinuxResources;
   /** `--cgroup-parent`: a cgroup path relative to each hierarchy's root. */
@@ -103,11 +105,17 @@ export const FLAG: Record<string, string> = {
 /** Controllers needed to apply `r`, in a fixed order. */
 function neededControllers(r: LinuxResources): string[] {
   const needed: string[] = [];
-  if (r.cpu && (r.cpu.quota !== undefined || r.cpu.period !== undefined)) {
+  if (
+    r.cpu &&
+    (r.cpu.quota !== undefined || r.cpu.period !== undefined ||
+      r.cpu.shares !== undefined)
+  ) {
     needed.push("cpu");
   }
   if (
-    r.memory && (r.memory.limit !== undefined || r.memory.swap !== undefined)
+    r.memory &&
+    (r.memory.limit !== undefined || r.memory.swap !== undefined ||
+      r.memory.reservation !== undefined)
   ) {
     needed.push("memory");
   }
@@ -116,7 +124,7 @@ function neededControllers(r: LinuxResources): string[] {
 }
 
 /** The limit files for `controller` in cgroup `dir`, in the order they must be written. */
-function limitSteps(
+export function limitSteps(
   version: 1 | 2,
   controller: string,
   dir: string,
@@ -158,6 +166,14 @@ function limitSteps(
         steps.push(w("memory.memsw.limit_in_bytes", swap, true));
       }
     }
+    const low = r.memory.reservation;
+    if (low !== undefined) {
+      steps.push(
+        version === 2
+          ? w("memory.low", low < 0 ? "max" : low)
+          : w("memory.soft_limit_in_bytes", low),
+      );
+    }
   } else if (controller === "cpu" && r.cpu) {
     const { quota, period } = r.cpu;
     if (version === 2) {
@@ -167,6 +183,21 @@ function limitSteps(
       // The kernel checks quota against the period in effect: period first.
       if (period !== undefined) steps.push(w("cpu.cfs_period_us", period));
       if (quota !== undefined) steps.push(w("cpu.cfs_quota_us", quota));
+    }
+    const shares = r.cpu.shares;
+    if (shares !== undefined && shares > 0) {
+      // runc's conversion: shares 2..262144 -> weight 1..10000.
+      steps.push(
+        version === 2
+          ? w(
+            "cpu.weight",
+            Math.max(
+              1,
+              Math.min(10000, Math.round(1 + ((shares - 2) * 9999) / 262142)),
+            ),
+          )
+          : w("cpu.shares", shares),
+      );
     }
   } else if (controller === "pids" && r.pids?.limit !== undefined) {
     steps.push(w("pids.max", r.pids.limit > 0 ? r.pids.limit : "max"));
@@ -337,8 +368,12 @@ function placeSimple(
  * @throws {TinycError} when a controller is missing or no valid placement exists
  */
 export function planCgroup(opts: CgroupOptions): CgroupPlan {
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(opts.id)) {
-    throw new TinycError(`cgroups: invalid id \`${opts.id}\``);
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(opts.name ?? opts.id)) {
+    throw new TinycError(
+      `cgroups: invalid ${opts.name !== undefined ? "cgroup name" : "id"} \`${
+        opts.name ?? opts.id
+      }\``,
+    );
   }
   const k = opts.kernel ?? new LinuxCgroupKernel();
   const layout = detectLayout(
@@ -346,7 +381,7 @@ export function planCgroup(opts: CgroupOptions): CgroupPlan {
     opts.mountinfo ?? Deno.readTextFileSync("/proc/self/mountinfo"),
     opts.procSelfCgroup ?? Deno.readTextFileSync("/proc/self/cgroup"),
   );
-  const name = `tinyc-${opts.id}`;
+  const name = opts.name ?? `tinyc-${opts.id}`;
   const needed = neededControllers(opts.resources);
   const v2 = layout.hierarchies.find((h) => h.version === 2);
 

@@ -19,6 +19,8 @@ export interface LinuxResources {
     limit?: number;
     /** Limit of memory + swap together; `-1` is unlimited. OCI semantics, as in cgroup v1 memsw. */
     swap?: number;
+    /** Soft limit (v1 memory.soft_limit_in_bytes, v2 memory.low). */
+    reservation?: number;
   };
   /** CFS bandwidth: at most `quota` µs of CPU time every `period` µs. */
   cpu?: {
@@ -26,7 +28,11 @@ export interface LinuxResources {
     quota?: number;
     /** Period in µs. */
     period?: number;
+    /** Relative weight (v1 cpu.shares; v2 cpu.weight, converted). */
+    shares?: number;
   };
+  /** cgroup v2 files written as given (OCI `unified`). */
+  unified?: Record<string, string>;
   /** Process (task: processes and threads) count limit. */
   pids?: {
     /** Maximum number of tasks; `-1` or `0` is unlimited. */
