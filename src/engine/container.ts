@@ -414,7 +414,8 @@ export async function createOci(
     rootfs: spec.root.path,
     created,
     annotations: spec.annotations,
-    spec,
+    // The parsed profile holds BigInts; exec parses rawSeccomp again.
+    spec: { ...spec, linux: { ...spec.linux, seccomp: undefined } },
     rawSeccomp,
   };
   try {

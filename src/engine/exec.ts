@@ -178,7 +178,7 @@ export async function execOci(
       Deno.writeTextFileSync(`${c.dir}/cgroup.procs`, String(pid));
     }
     let seccomp: ExecConfig["seccomp"];
-    if (r.spec.linux.seccomp) {
+    if (r.rawSeccomp) {
       const { compileSeccomp, parseSeccompProfile } = await import(
         "../security/seccomp.ts"
       );

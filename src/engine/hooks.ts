@@ -4,11 +4,18 @@
  * must exit 0 within its timeout. The init runs createContainer and
  * startContainer itself (src/init_oci.ts).
  *
+ * Hooks are spawned with their `args` as the whole argv, argv[0] included
+ * (dockerd's libnetwork-setkey hook is `/proc/PID/exe` with argv[0]
+ * `libnetwork-setkey`, which selects what it does), and exactly `env`.
+ *
  * @module
  */
 
 import { TinycError } from "../errors.ts";
 import type { Hook } from "../spec.ts";
+import { signal, spawn, waitAsync } from "../process.ts";
+import { pipe } from "../sync.ts";
+import { libc } from "../libc.ts";
 
 /** Run `hooks` in order; throws naming the first that fails. */
 export async function runHostHooks(
@@ -17,45 +24,45 @@ export async function runHostHooks(
   state: unknown,
 ): Promise<void> {
   for (const h of hooks ?? []) {
-    const ctl = new AbortController();
+    const [r, w] = pipe();
+    let pid: number;
+    try {
+      pid = spawn(h.path, h.args?.length ? h.args : [h.path], h.env ?? [], {
+        fds: [[0, r]],
+      });
+    } catch (e) {
+      libc().close(r);
+      libc().close(w);
+      throw new TinycError(`${kind} hook ${h.path}: ${(e as Error).message}`);
+    }
+    libc().close(r);
+    const body = new TextEncoder().encode(JSON.stringify(state));
+    // A hook that does not read its stdin must not block us: the state is
+    // small (it fits a pipe's buffer), and a closed reader is fine.
+    libc().write(w, body, BigInt(body.length));
+    libc().close(w);
+    let timedOut = false;
     const timer = h.timeout
-      ? setTimeout(() => ctl.abort(), h.timeout * 1000)
+      ? setTimeout(() => {
+        timedOut = true;
+        signal(pid, 9);
+      }, h.timeout * 1000)
       : undefined;
     try {
-      const child = new Deno.Command(h.path, {
-        args: (h.args ?? []).slice(1),
-        env: Object.fromEntries(
-          (h.env ?? []).map((e) => {
-            const i = e.indexOf("=");
-            return i < 0 ? [e, ""] : [e.slice(0, i), e.slice(i + 1)];
-          }),
-        ),
-        clearEnv: true,
-        stdin: "piped",
-        stdout: "inherit",
-        stderr: "inherit",
-        signal: ctl.signal,
-      }).spawn();
-      const w = child.stdin.getWriter();
-      await w.write(new TextEncoder().encode(JSON.stringify(state)))
-        .catch(() => undefined);
-      await w.close().catch(() => undefined);
-      const st = await child.status;
-      if (ctl.signal.aborted) {
+      const st = await waitAsync(pid);
+      if (timedOut) {
         throw new TinycError(
           `${kind} hook ${h.path}: timed out after ${h.timeout} s`,
         );
       }
-      if (!st.success) {
+      if (st.signal !== undefined) {
         throw new TinycError(
-          `${kind} hook ${h.path}: ${
-            st.signal ? `killed by ${st.signal}` : `exit status ${st.code}`
-          }`,
+          `${kind} hook ${h.path}: killed by signal ${st.signal}`,
         );
       }
-    } catch (e) {
-      if (e instanceof TinycError) throw e;
-      throw new TinycError(`${kind} hook ${h.path}: ${(e as Error).message}`);
+      if (st.code !== 0) {
+        throw new TinycError(`${kind} hook ${h.path}: exit status ${st.code}`);
+      }
     } finally {
       if (timer !== undefined) clearTimeout(timer);
     }

@@ -198,8 +198,8 @@ function resources(v: unknown): Spec["linux"]["resources"] {
   for (const [k, val] of Object.entries(r)) {
     if (val === undefined || val === null) continue;
     if (RESOURCES_SUPPORTED.includes(k)) continue;
-    // Empty objects/lists (engines send them) ask for nothing.
-    if (Array.isArray(val) ? val.length === 0 : isEmpty(val)) continue;
+    // Empty objects/lists and zero values (engines send them) ask for nothing.
+    if (isEmpty(val)) continue;
     bad(`linux.resources.${k}`, "not supported by tinyc");
   }
   const out: NonNullable<Spec["linux"]["resources"]> = {};
@@ -281,11 +281,13 @@ function onlyKnownIgnoring(
   }
 }
 
+/** Nothing asked for: null, 0, false, "", [] or an object of those (engines send such). */
 function isEmpty(v: unknown): boolean {
-  return typeof v === "object" && v !== null &&
-    Object.values(v).every((x) =>
-      x === undefined || x === null || (Array.isArray(x) && x.length === 0)
-    );
+  if (v === undefined || v === null || v === 0 || v === false || v === "") {
+    return true;
+  }
+  if (Array.isArray(v)) return v.every(isEmpty);
+  return typeof v === "object" && Object.values(v).every(isEmpty);
 }
 
 function rlimits(v: unknown): Rlimit[] | undefined {
