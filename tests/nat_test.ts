@@ -158,7 +158,7 @@ const LOOP = "while :; do sleep 0.2 & wait $!; done";
 
 Deno.test({
   name:
-    "bridge firewall: another host reaches only published ports, only --nat containers reach it, nothing stays",
+    "bridge firewall: another host reaches only published ports, only --nat containers reach it, only the bridge's rules stay",
   ignore,
 }, async () => {
   const root = await busyboxRoot();
@@ -302,9 +302,60 @@ Deno.test({
   const saved = must("iptables-save");
   assert.ok(!saved.includes(`${natIp}/32`), saved);
   if (liveLeases() === 0) {
-    // no bridge container left on this host: no chain, no jump, and
-    // forwarding as it was
-    assert.ok(!saved.includes("TINYC"), saved);
+    // No container left on this host: tinyc0 stays, and so do its four
+    // isolation rules (README); nothing else, and forwarding as it was.
+    assert.deepEqual(tinycRules(saved).filter((r) => r.includes("tinyc0")), [
+      "-A TINYC-FORWARD -i tinyc0 -o tinyc0 -j ACCEPT",
+      "-A TINYC-FORWARD -o tinyc0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+      "-A TINYC-FORWARD -o tinyc0 -j DROP",
+      "-A TINYC-FORWARD -i tinyc0 -j DROP",
+    ]);
+    assert.deepEqual(leftovers(saved), []);
     assert.equal(ipForward(), forwardBefore);
+  }
+});
+
+/** The rules in tinyc's chains. */
+function tinycRules(saved: string): string[] {
+  return saved.split("\n").filter((l) => l.startsWith("-A TINYC-"));
+}
+
+/** Rules that must not outlive their containers: --nat ones, the catch-all DROP. */
+function leftovers(saved: string): string[] {
+  return tinycRules(saved).filter((r) =>
+    r.includes("--comment") || r === "-A TINYC-FORWARD -j DROP"
+  );
+}
+
+Deno.test({
+  name: "a --nat run that fails leaves forwarding as it was and no --nat rule",
+  ignore,
+}, async () => {
+  const before = ipForward();
+  const rules = () => tinycRules(must("iptables-save"));
+  const rulesBefore = rules();
+  // before the network exists: a published port in use
+  const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const r = await sh("echo should-not-run", [
+      "--network",
+      "bridge",
+      "--nat",
+      "-p",
+      `127.0.0.1:${(busy.addr as Deno.NetAddr).port}:80`,
+    ]);
+    assert.equal(r.code, 125, r.stderr);
+    assert.equal(ipForward(), before);
+    assert.deepEqual(rules(), rulesBefore);
+  } finally {
+    busy.close();
+  }
+  // after it: the command cannot be run
+  const r = await sh("exec /no/such/command", ["--network", "bridge", "--nat"]);
+  assert.equal(r.code, 127, r.stderr);
+  if (liveLeases() === 0) {
+    // what stays is the bridge's, as after any bridge run
+    assert.equal(ipForward(), before);
+    assert.deepEqual(leftovers(must("iptables-save")), []);
   }
 });

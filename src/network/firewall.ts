@@ -31,7 +31,14 @@
  * `iptables-restore --noflush` input that rewrites both chains atomically
  * per table (declaring a chain flushes it). {@link updateFirewall} does that
  * read-modify-write under a lock of its own, because the chains are shared by
- * every tinyc on the host. With no bridge left, the chains and jumps go too.
+ * every tinyc on the host.
+ *
+ * A bridge's isolation rules live as long as the bridge (which tinyc leaves
+ * in place after its last container): they stay when its last container
+ * ends, which keeps a lone run from rewriting the chains twice (~15-20 ms
+ * each), and go at the next sync after the interface is deleted. A --nat
+ * container's rules go with it. With no bridge left, the chains and jumps go
+ * too.
  *
  * Forwarding (`net.ipv4.ip_forward`) is turned on only when a --nat container
  * needs it, and only after the rules are in place. When tinyc is the one that
@@ -180,17 +187,22 @@ export function parseFirewall(saved: string): CurrentFirewall {
   return cur;
 }
 
-/** `model` with bridge `name` holding exactly `nat` (or, with undefined, gone). */
+/** `model` with bridge `name` present, holding exactly the --nat containers `nat`. */
 export function withBridge(
   model: FirewallModel,
   name: string,
-  nat: NatContainer[] | undefined,
+  nat: NatContainer[],
 ): FirewallModel {
   const others = model.bridges.filter((b) => b.name !== name);
-  return {
-    ...model,
-    bridges: nat ? [...others, { name, nat: [...nat] }] : others,
-  };
+  return { ...model, bridges: [...others, { name, nat: [...nat] }] };
+}
+
+/** `model` without the bridges `gone` says are gone (their interface was deleted). */
+export function withoutBridges(
+  model: FirewallModel,
+  gone: (name: string) => boolean,
+): FirewallModel {
+  return { ...model, bridges: model.bridges.filter((b) => !gone(b.name)) };
 }
 
 /** `model` without the --nat container tagged `tag` (its bridge stays). */

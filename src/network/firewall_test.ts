@@ -8,6 +8,7 @@ import {
   syncScript,
   updateFirewall,
   withBridge,
+  withoutBridges,
   withoutContainer,
 } from "./firewall.ts";
 
@@ -182,9 +183,9 @@ Deno.test("syncScript: a second container rewrites the chains without a second j
   assert.equal(script.match(/-j DROP/g)?.length, 3);
 });
 
-Deno.test("syncScript: the last container takes the jumps and chains with it", () => {
+Deno.test("syncScript: the last bridge takes the jumps and chains with it", () => {
   const cur = parseFirewall(SAVED);
-  const gone = withBridge(cur.model, "tinyc0", undefined);
+  const gone = withoutBridges(cur.model, (b) => b === "tinyc0");
   assert.deepEqual(gone.bridges, []);
   assert.equal(
     syncScript(cur, gone),
@@ -211,7 +212,7 @@ Deno.test("withoutContainer drops one --nat container, keeps its bridge and the 
     ["tinyc0", ["tinyc:db"]],
   ]);
   // another bridge's sync leaves tinyc0 as it is
-  const other = withBridge(m, "tinyc1", undefined);
+  const other = withoutBridges(m, (b) => b === "tinyc1");
   assert.deepEqual(other.bridges.map((b) => b.name), ["tinyc0"]);
 });
 
@@ -325,9 +326,9 @@ Deno.test("updateFirewall: forwarding comes on only after the rules, and goes of
     assert.ok(!off.script.includes("-j MASQUERADE"));
     assert.ok(!off.script.includes("-A TINYC-FORWARD -j DROP"));
     assert.ok(!f.recorded());
-    // the last one: everything goes
+    // the bridge is deleted: everything goes
     const gone = updateFirewall(
-      (m) => withBridge(m, "tinyc0", undefined),
+      (m) => withoutBridges(m, (b) => b === "tinyc0"),
       f.env,
     );
     assert.match(gone.script, /-X TINYC-FORWARD/);
@@ -344,7 +345,7 @@ Deno.test("updateFirewall: forwarding someone else turned on is left on, and no 
     assert.equal(on.forwarding, undefined);
     assert.ok(!on.script.includes("-A TINYC-FORWARD -j DROP"));
     assert.ok(!f.recorded());
-    updateFirewall((m) => withBridge(m, "tinyc0", undefined), f.env);
+    updateFirewall((m) => withoutBridges(m, (b) => b === "tinyc0"), f.env);
     assert.equal(f.forwarding(), "1");
   } finally {
     f.cleanup();

@@ -71,6 +71,7 @@ import {
   type NatContainer,
   updateFirewall,
   withBridge,
+  withoutBridges,
   withoutContainer,
 } from "./firewall.ts";
 import { type BoundPort, type PortMapping, PortPublisher } from "./publish.ts";
@@ -404,11 +405,23 @@ function deleteHostVeth(name: string): void {
   }
 }
 
+/** Whether network interface `name` exists on the host. */
+function linkExists(name: string): boolean {
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(name)) return false;
+  try {
+    Deno.statSync(`/sys/class/net/${name}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Bring bridge `bridge`'s firewall rules in line with the live leases on it
  * (under the IPAM lock, so concurrent starts and ends of this state
  * directory's containers apply in some order and the last one wins with the
- * full picture). No live lease: the bridge's rules go.
+ * full picture). With no live lease the bridge keeps its isolation rules,
+ * as it stays itself; rules of bridges that were deleted go.
  */
 function syncBridgeFirewall(
   ipam: Ipam,
@@ -423,7 +436,11 @@ function syncBridgeFirewall(
       .filter((l) => l.resources.firewallTag)
       .map((l) => ({ tag: l.resources.firewallTag!, address: l.address }));
     updateFirewall(
-      (m) => withBridge(m, bridge, live.length ? nat : undefined),
+      (m) =>
+        withoutBridges(
+          withBridge(m, bridge, nat),
+          (b) => b !== bridge && !linkExists(b),
+        ),
       env,
     );
   });
@@ -643,6 +660,18 @@ export function prepareNetwork(
   env: NetworkEnv = {},
 ): Promise<ContainerNetwork> {
   return ContainerNetwork.prepare(opts, env);
+}
+
+/**
+ * Remove the firewall rules of bridges whose interface is gone (and the
+ * tinyc chains with the last of them). Runs by itself at every bridge
+ * container's start and end; for tests and a `prune`-like command.
+ */
+export function pruneFirewall(env: NetworkEnv = {}): void {
+  updateFirewall(
+    (m) => withoutBridges(m, (b) => !linkExists(b)),
+    env.firewall,
+  );
 }
 
 /**

@@ -6,6 +6,7 @@ import {
   parsePublish,
   planNetwork,
   prepareNetwork,
+  pruneFirewall,
   reclaimStaleNetworks,
   setupNetwork,
   vethName,
@@ -238,8 +239,10 @@ function hostLinks(): string {
   return sh("ip", "-o", "link").out;
 }
 
+/** Delete a scratch bridge, and with it its firewall rules. */
 function dropBridge(name: string): void {
   sh("ip", "link", "del", name);
+  if (hasIptables) pruneFirewall();
 }
 
 Deno.test({
@@ -621,7 +624,9 @@ Deno.test({
       assert.deepEqual(reclaimed.map((l) => l.containerId), ["crash"]);
       assert.ok(!hostLinks().includes(veth));
       assert.deepEqual(taggedRules("tinyc:crash"), []);
-      assert.deepEqual(bridgeRules(s.bridge), []);
+      // the bridge stays, and so do its isolation rules (no --nat one)
+      assert.equal(bridgeRules(s.bridge).length, 4);
+      assert.ok(!bridgeRules(s.bridge).some((r) => r.includes(" -s ")));
       assert.equal(ipForward(), forward.trim());
       assert.throws(() => Deno.statSync(hostsFile), Deno.errors.NotFound);
     } finally {
@@ -630,6 +635,7 @@ Deno.test({
       dropBridge(s.bridge);
       Deno.removeSync(s.stateDir, { recursive: true });
     }
+    assert.deepEqual(bridgeRules(s.bridge), []);
   },
 });
 
@@ -663,11 +669,12 @@ Deno.test({
       await h.kill();
     }
     assert.deepEqual(taggedRules("tinyc:natted"), []);
-    assert.deepEqual(bridgeRules(s.bridge), []);
+    assert.equal(bridgeRules(s.bridge).length, 4);
     // tinyc turned forwarding on only if it was off, and back off at the end
     assert.equal(ipForward(), forward.trim());
     Deno.writeTextFileSync("/proc/sys/net/ipv4/ip_forward", forward);
     dropBridge(s.bridge);
     Deno.removeSync(s.stateDir, { recursive: true });
+    assert.deepEqual(bridgeRules(s.bridge), []);
   },
 });
