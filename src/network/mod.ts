@@ -420,8 +420,8 @@ function linkExists(name: string): boolean {
  * Bring bridge `bridge`'s firewall rules in line with the live leases on it
  * (under the IPAM lock, so concurrent starts and ends of this state
  * directory's containers apply in some order and the last one wins with the
- * full picture). With no live lease the bridge keeps its isolation rules,
- * as it stays itself; rules of bridges that were deleted go.
+ * full picture). With no live lease the bridge keeps its isolation rules
+ * as long as it exists itself; rules of bridges that were deleted go.
  */
 function syncBridgeFirewall(
   ipam: Ipam,
@@ -435,12 +435,12 @@ function syncBridgeFirewall(
     const nat: NatContainer[] = live
       .filter((l) => l.resources.firewallTag)
       .map((l) => ({ tag: l.resources.firewallTag!, address: l.address }));
+    // A live lease keeps its bridge's rules even before the bridge exists:
+    // the rules come first.
+    const keep = (b: string) =>
+      (b === bridge && live.length > 0) || linkExists(b);
     updateFirewall(
-      (m) =>
-        withoutBridges(
-          withBridge(m, bridge, nat),
-          (b) => b !== bridge && !linkExists(b),
-        ),
+      (m) => withoutBridges(withBridge(m, bridge, nat), (b) => !keep(b)),
       env,
     );
   });
@@ -675,30 +675,11 @@ export function pruneFirewall(env: NetworkEnv = {}): void {
 }
 
 /**
- * Reclaim leases of dead launchers and what they left (for a `tinyc
- * prune`-like command), then redo the firewall of their bridges.
+ * Reclaim leases of dead launchers and what they left, --nat rules and
+ * forwarding included (for a `tinyc prune`-like command).
  */
 export function reclaimStaleNetworks(env: NetworkEnv = {}): Lease[] {
-  const ipam = new Ipam(env.stateDir ?? DEFAULT_STATE_DIR);
-  // Their bridges, known before the reclaim (which may throw).
-  const bridges = new Set(
-    ipam.list().filter((l) => !leaseOwnerAlive(l))
-      .map((l) => l.resources.bridge ?? DEFAULT_BRIDGE),
+  return new Ipam(env.stateDir ?? DEFAULT_STATE_DIR).reclaimStale((l) =>
+    cleanUpStale(l, env.firewall)
   );
-  let first: unknown;
-  let stale: Lease[] = [];
-  try {
-    stale = ipam.reclaimStale((l) => cleanUpStale(l, env.firewall));
-  } catch (e) {
-    first = e;
-  }
-  for (const b of bridges) {
-    try {
-      syncBridgeFirewall(ipam, b, env.firewall ?? {});
-    } catch (e) {
-      first ??= e;
-    }
-  }
-  if (first) throw first;
-  return stale;
 }
