@@ -197,7 +197,9 @@ export interface Lease {
 export interface LeaseResources {
   /** Host end of the veth pair. */
   hostVeth?: string;
-  /** The iptables comment tag of its NAT/forward rules. */
+  /** The bridge it is on, whose firewall rules count it (default `tinyc0`). */
+  bridge?: string;
+  /** The iptables comment tag of its `--nat` rules (only with `--nat`). */
   firewallTag?: string;
   /** Files to delete (the generated /etc/hosts). */
   files?: string[];

@@ -16,7 +16,10 @@
  *   startNetwork(opts, initPid)
  *     prepare: lease, hosts file,        address under the IPAM lock; a port
  *              bind published ports      in use fails here (exit 125)
- *     setup:   bridge tinyc0 (first      veth tcXXXX ⇄ eth0 born in the
+ *     setup:   firewall (firewall.ts)    the bridge's isolation rules, this
+ *                                        container's --nat rules, then (only
+ *                                        for --nat) ip_forward on
+ *              bridge tinyc0 (first      veth tcXXXX ⇄ eth0 born in the
  *              use), veth, addresses     init's netns; lo and eth0 up,
  *                                        eth0 address, default route
  *   add a bind mount hostsFile ->
@@ -24,7 +27,10 @@
  *   go ────────────────────────────────▶ mounts (incl. /etc/hosts), execve
  *   wait for the container
  *   await net.teardown()                 listeners closed, host veth deleted,
- *                                        NAT rules removed, lease released
+ *                                        lease released, then the firewall
+ *                                        redone without it (ip_forward back
+ *                                        off after the last --nat container
+ *                                        if tinyc turned it on)
  *
  * Bridge mode setup for the container side works from outside: a netlink
  * socket made while the launcher's main thread is briefly inside the
@@ -54,17 +60,19 @@ import {
   formatIPv4,
   Ipam,
   type Lease,
+  leaseOwnerAlive,
   parseIPv4,
   parseSubnet,
   type Subnet,
 } from "./ipam.ts";
 import {
-  addRules,
-  enableIpForward,
-  type FirewallRule,
+  type FirewallEnv,
   firewallTag,
-  natRules,
-  removeTaggedRules,
+  type NatContainer,
+  updateFirewall,
+  withBridge,
+  withoutBridges,
+  withoutContainer,
 } from "./firewall.ts";
 import { type BoundPort, type PortMapping, PortPublisher } from "./publish.ts";
 
@@ -128,12 +136,12 @@ export interface NetworkPlan {
   routes: PlannedRoute[];
   /** Published ports, forwarded to {@link NetworkPlan.address}. */
   ports: PortMapping[];
-  /** NAT/forward rules (empty without `--nat`), tagged {@link NetworkPlan.firewallTag}. */
-  firewall: FirewallRule[];
-  /** The tag on this container's firewall rules. */
-  firewallTag?: string;
-  /** Turn on `net.ipv4.ip_forward` (with `--nat`). */
-  ipForward: boolean;
+  /**
+   * This container in the bridge firewall (bridge mode): its bridge gets
+   * isolation rules; with `--nat`, its address gets MASQUERADE and may be
+   * forwarded out, rules tagged `tag`, and forwarding is turned on.
+   */
+  firewall?: { bridge: string; address: string; tag: string; nat: boolean };
   /** Content for the container's `/etc/hosts` (bridge mode with a hostname). */
   hosts?: string;
 }
@@ -218,8 +226,6 @@ export function planNetwork(
     loopbackUp: opts.mode !== "host",
     routes: [],
     ports: [],
-    firewall: [],
-    ipForward: false,
   };
   if (!subnet) return base;
   const ip = opts.address === undefined ? undefined : parseIPv4(opts.address);
@@ -246,9 +252,7 @@ export function planNetwork(
     address: { address, prefixLength: subnet.prefixLength, device: "eth0" },
     routes: [{ dst: "default", gateway, device: "eth0" }],
     ports: [...(opts.publish ?? [])],
-    firewall: opts.nat ? natRules(address, bridge, tag) : [],
-    firewallTag: opts.nat ? tag : undefined,
-    ipForward: opts.nat === true,
+    firewall: { bridge, address, tag, nat: opts.nat === true },
     hosts: opts.hostname ? hostsFileContent(opts.hostname, address) : undefined,
   };
 }
@@ -356,12 +360,9 @@ export function setupNetwork(plan: NetworkPlan, initPid: number): void {
     for (const r of plan.routes) {
       inside.call(addRoute({ ...r, oif: eth.index }));
     }
-    if (plan.ipForward) enableIpForward();
-    if (plan.firewall.length) addRules(plan.firewall);
   } catch (e) {
     try {
       if (plan.veth) deleteHostVeth(plan.veth.host);
-      if (plan.firewallTag) removeTaggedRules(plan.firewallTag);
     } catch { /* report the first error */ }
     throw e;
   } finally {
@@ -380,7 +381,6 @@ export function setupNetwork(plan: NetworkPlan, initPid: number): void {
  */
 export async function teardownNetwork(plan: NetworkPlan): Promise<void> {
   if (plan.veth) await deleteHostVethAsync(plan.veth.host);
-  if (plan.firewallTag) removeTaggedRules(plan.firewallTag);
 }
 
 async function deleteHostVethAsync(name: string): Promise<void> {
@@ -405,11 +405,56 @@ function deleteHostVeth(name: string): void {
   }
 }
 
-/** Undo what a crashed launcher left: veth, firewall rules, files. */
-function cleanUpStale(lease: Lease): void {
+/** Whether network interface `name` exists on the host. */
+function linkExists(name: string): boolean {
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(name)) return false;
+  try {
+    Deno.statSync(`/sys/class/net/${name}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Bring bridge `bridge`'s firewall rules in line with the live leases on it
+ * (under the IPAM lock, so concurrent starts and ends of this state
+ * directory's containers apply in some order and the last one wins with the
+ * full picture). With no live lease the bridge keeps its isolation rules
+ * as long as it exists itself; rules of bridges that were deleted go.
+ */
+function syncBridgeFirewall(
+  ipam: Ipam,
+  bridge: string,
+  env: FirewallEnv,
+): void {
+  ipam.withLock(() => {
+    const live = ipam.list().filter((l) =>
+      (l.resources.bridge ?? DEFAULT_BRIDGE) === bridge && leaseOwnerAlive(l)
+    );
+    const nat: NatContainer[] = live
+      .filter((l) => l.resources.firewallTag)
+      .map((l) => ({ tag: l.resources.firewallTag!, address: l.address }));
+    // A live lease keeps its bridge's rules even before the bridge exists:
+    // the rules come first.
+    const keep = (b: string) =>
+      (b === bridge && live.length > 0) || linkExists(b);
+    updateFirewall(
+      (m) => withoutBridges(withBridge(m, bridge, nat), (b) => !keep(b)),
+      env,
+    );
+  });
+}
+
+/** Undo what a crashed launcher left: veth, --nat rules, files. */
+function cleanUpStale(lease: Lease, env: FirewallEnv = {}): void {
   const r = lease.resources;
   if (r.hostVeth) deleteHostVeth(r.hostVeth);
-  if (r.firewallTag) removeTaggedRules(r.firewallTag);
+  if (r.firewallTag) {
+    // Its bridge's isolation rules stay until that bridge's next sync.
+    const tag = r.firewallTag;
+    updateFirewall((m) => withoutContainer(m, tag), env);
+  }
   for (const f of r.files ?? []) {
     try {
       Deno.removeSync(f);
@@ -421,6 +466,11 @@ function cleanUpStale(lease: Lease): void {
 export interface NetworkEnv {
   /** Lease and hosts-file directory; default {@link DEFAULT_STATE_DIR}. */
   stateDir?: string;
+  /**
+   * The firewall's lock and forwarding record: host-wide like the iptables
+   * chains, so {@link DEFAULT_STATE_DIR} even when `stateDir` is elsewhere.
+   */
+  firewall?: FirewallEnv;
 }
 
 /**
@@ -436,6 +486,8 @@ export class ContainerNetwork {
   readonly hostsFile?: string;
   readonly #ipam?: Ipam;
   readonly #publisher?: PortPublisher;
+  readonly #firewallEnv: FirewallEnv;
+  #firewallTouched = false;
   #done = false;
 
   private constructor(
@@ -445,6 +497,7 @@ export class ContainerNetwork {
       hostsFile?: string;
       ipam?: Ipam;
       publisher?: PortPublisher;
+      firewallEnv?: FirewallEnv;
     },
   ) {
     this.plan = plan;
@@ -452,6 +505,7 @@ export class ContainerNetwork {
     this.hostsFile = parts.hostsFile;
     this.#ipam = parts.ipam;
     this.#publisher = parts.publisher;
+    this.#firewallEnv = parts.firewallEnv ?? {};
   }
 
   /**
@@ -478,10 +532,11 @@ export class ContainerNetwork {
     const lease = ipam.allocate(subnet, opts.containerId, {
       resources: {
         hostVeth: veth,
+        bridge: opts.bridge ?? DEFAULT_BRIDGE,
         firewallTag: opts.nat ? firewallTag(opts.containerId) : undefined,
         files: hostsFile ? [hostsFile] : undefined,
       },
-      onStale: cleanUpStale,
+      onStale: (l) => cleanUpStale(l, env.firewall),
     });
     let publisher: PortPublisher | undefined;
     try {
@@ -493,7 +548,13 @@ export class ContainerNetwork {
       if (plan.ports.length) {
         publisher = await PortPublisher.open(plan.ports, lease.address);
       }
-      return new ContainerNetwork(plan, { lease, hostsFile, ipam, publisher });
+      return new ContainerNetwork(plan, {
+        lease,
+        hostsFile,
+        ipam,
+        publisher,
+        firewallEnv: env.firewall,
+      });
     } catch (e) {
       if (hostsFile) {
         try {
@@ -510,8 +571,21 @@ export class ContainerNetwork {
     return this.#publisher?.ports ?? [];
   }
 
-  /** After spawning the init, before releasing it: see {@link setupNetwork}. */
+  /**
+   * After spawning the init, before releasing it: the firewall first (so
+   * the container's interface never exists without the rules around it,
+   * and forwarding comes on only after them), then {@link setupNetwork}.
+   * On failure, call {@link ContainerNetwork.teardown}.
+   */
   setup(initPid: number): void {
+    if (this.plan.firewall && this.#ipam) {
+      this.#firewallTouched = true;
+      syncBridgeFirewall(
+        this.#ipam,
+        this.plan.firewall.bridge,
+        this.#firewallEnv,
+      );
+    }
     setupNetwork(this.plan, initPid);
   }
 
@@ -540,6 +614,18 @@ export class ContainerNetwork {
     await step(() => {
       if (this.lease) {
         this.#ipam?.release(this.lease, () => dropGateway(this.plan));
+      }
+    });
+    // After the release: the lease no longer counts, so the rules for this
+    // container go (and forwarding, if it was the last --nat one and tinyc
+    // turned it on).
+    await step(() => {
+      if (this.#firewallTouched && this.#ipam && this.plan.firewall) {
+        syncBridgeFirewall(
+          this.#ipam,
+          this.plan.firewall.bridge,
+          this.#firewallEnv,
+        );
       }
     });
     if (errors.length) throw errors[0];
@@ -576,7 +662,24 @@ export function prepareNetwork(
   return ContainerNetwork.prepare(opts, env);
 }
 
-/** Reclaim leases of dead launchers and what they left (for a `tinyc prune`-like command). */
+/**
+ * Remove the firewall rules of bridges whose interface is gone (and the
+ * tinyc chains with the last of them). Runs by itself at every bridge
+ * container's start and end; for tests and a `prune`-like command.
+ */
+export function pruneFirewall(env: NetworkEnv = {}): void {
+  updateFirewall(
+    (m) => withoutBridges(m, (b) => !linkExists(b)),
+    env.firewall,
+  );
+}
+
+/**
+ * Reclaim leases of dead launchers and what they left, --nat rules and
+ * forwarding included (for a `tinyc prune`-like command).
+ */
 export function reclaimStaleNetworks(env: NetworkEnv = {}): Lease[] {
-  return new Ipam(env.stateDir ?? DEFAULT_STATE_DIR).reclaimStale(cleanUpStale);
+  return new Ipam(env.stateDir ?? DEFAULT_STATE_DIR).reclaimStale((l) =>
+    cleanUpStale(l, env.firewall)
+  );
 }

@@ -6,6 +6,7 @@ import {
   parsePublish,
   planNetwork,
   prepareNetwork,
+  pruneFirewall,
   reclaimStaleNetworks,
   setupNetwork,
   vethName,
@@ -22,8 +23,6 @@ Deno.test("plan: none has a netns with lo up and nothing else; host has no netns
     loopbackUp: true,
     routes: [],
     ports: [],
-    firewall: [],
-    ipForward: false,
   });
   const host = planNetwork({ mode: "host", containerId: "a" });
   assert.equal(host.newNetns, false);
@@ -59,15 +58,18 @@ Deno.test("plan: bridge with the book's defaults", () => {
       protocol: "tcp",
       spec: "8080:80",
     }],
-    firewall: [],
-    firewallTag: undefined,
-    ipForward: false,
+    firewall: {
+      bridge: "tinyc0",
+      address: "10.10.10.2",
+      tag: "tinyc:0123456789abcdef0123",
+      nat: false,
+    },
     hosts:
       "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n10.10.10.2\tbox\n",
   });
 });
 
-Deno.test("plan: --nat adds tagged masquerade and forward rules and ip_forward", () => {
+Deno.test("plan: --nat marks the container for masquerade and forwarding", () => {
   const plan = planNetwork({
     mode: "bridge",
     containerId: "web1",
@@ -77,18 +79,12 @@ Deno.test("plan: --nat adds tagged masquerade and forward rules and ip_forward",
   });
   assert.equal(plan.bridge?.gateway, "172.30.0.1");
   assert.equal(plan.address?.prefixLength, 16);
-  assert.equal(plan.ipForward, true);
-  assert.equal(plan.firewallTag, "tinyc:web1");
-  assert.deepEqual(
-    plan.firewall.map((r) =>
-      `${r.table} ${r.position} ${r.chain} ${r.args.join(" ")}`
-    ),
-    [
-      "nat -A POSTROUTING -s 172.30.0.9/32 ! -o tinyc0 -m comment --comment tinyc:web1 -j MASQUERADE",
-      "filter -I FORWARD -s 172.30.0.9/32 -i tinyc0 -m comment --comment tinyc:web1 -j ACCEPT",
-      "filter -I FORWARD -d 172.30.0.9/32 -o tinyc0 -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment tinyc:web1 -j ACCEPT",
-    ],
-  );
+  assert.deepEqual(plan.firewall, {
+    bridge: "tinyc0",
+    address: "172.30.0.9",
+    tag: "tinyc:web1",
+    nat: true,
+  });
 });
 
 Deno.test("plan: one-line errors for options that need bridge mode or make no sense", () => {
@@ -243,8 +239,10 @@ function hostLinks(): string {
   return sh("ip", "-o", "link").out;
 }
 
+/** Delete a scratch bridge, and with it its firewall rules. */
 function dropBridge(name: string): void {
   sh("ip", "link", "del", name);
+  if (hasIptables) pruneFirewall();
 }
 
 Deno.test({
@@ -569,6 +567,17 @@ function taggedRules(tag: string): string[] {
   );
 }
 
+/** Rules in the tinyc chains that mention `bridge`. */
+function bridgeRules(bridge: string): string[] {
+  return sh("iptables-save").out.split("\n").filter((l) =>
+    l.startsWith("-A TINYC-") && new RegExp(` ${bridge}( |$)`).test(l)
+  );
+}
+
+function ipForward(): string {
+  return Deno.readTextFileSync("/proc/sys/net/ipv4/ip_forward").trim();
+}
+
 Deno.test({
   name:
     "a SIGKILLed launcher's veth, NAT rules, hosts file and listener are reclaimed",
@@ -602,11 +611,8 @@ Deno.test({
         .split(" ");
       await reader.cancel();
       assert.match(hostLinks(), new RegExp(`${veth}@`));
-      assert.equal(taggedRules("tinyc:crash").length, 3);
-      assert.equal(
-        Deno.readTextFileSync("/proc/sys/net/ipv4/ip_forward").trim(),
-        "1",
-      );
+      assert.equal(taggedRules("tinyc:crash").length, 2);
+      assert.equal(ipForward(), "1");
       launcher.kill("SIGKILL");
       await launcher.status;
       // the kernel closed its listener
@@ -618,6 +624,10 @@ Deno.test({
       assert.deepEqual(reclaimed.map((l) => l.containerId), ["crash"]);
       assert.ok(!hostLinks().includes(veth));
       assert.deepEqual(taggedRules("tinyc:crash"), []);
+      // the bridge stays, and so do its isolation rules (no --nat one)
+      assert.equal(bridgeRules(s.bridge).length, 4);
+      assert.ok(!bridgeRules(s.bridge).some((r) => r.includes(" -s ")));
+      assert.equal(ipForward(), forward.trim());
       assert.throws(() => Deno.statSync(hostsFile), Deno.errors.NotFound);
     } finally {
       await h.kill();
@@ -625,6 +635,7 @@ Deno.test({
       dropBridge(s.bridge);
       Deno.removeSync(s.stateDir, { recursive: true });
     }
+    assert.deepEqual(bridgeRules(s.bridge), []);
   },
 });
 
@@ -646,19 +657,24 @@ Deno.test({
     try {
       net.setup(h.pid);
       const rules = taggedRules("tinyc:natted");
-      assert.equal(rules.length, 3, rules.join("\n"));
+      assert.equal(rules.length, 2, rules.join("\n"));
       assert.ok(
         rules.some((r) =>
           r.includes("-j MASQUERADE") && r.includes(`! -o ${s.bridge}`)
         ),
       );
+      assert.equal(ipForward(), "1");
     } finally {
       await net.teardown();
       await h.kill();
-      Deno.writeTextFileSync("/proc/sys/net/ipv4/ip_forward", forward);
     }
     assert.deepEqual(taggedRules("tinyc:natted"), []);
+    assert.equal(bridgeRules(s.bridge).length, 4);
+    // tinyc turned forwarding on only if it was off, and back off at the end
+    assert.equal(ipForward(), forward.trim());
+    Deno.writeTextFileSync("/proc/sys/net/ipv4/ip_forward", forward);
     dropBridge(s.bridge);
     Deno.removeSync(s.stateDir, { recursive: true });
+    assert.deepEqual(bridgeRules(s.bridge), []);
   },
 });
