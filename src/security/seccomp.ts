@@ -1,7 +1,9 @@
 /**
- * Seccomp: tinyc's default filter as a readable table, a parser for docker/
- * OCI seccomp profiles, and a compiler from either to a classic BPF program
- * the kernel runs on every system call.
+ * Seccomp: tinyc's default filter as a readable table, parsers for docker
+ * profile files ({@link parseSeccompProfile}) and OCI config.json
+ * `linux.seccomp` ({@link parseOciSeccomp}), and a compiler from any of them
+ * to a classic BPF program the kernel runs on every system call
+ * ({@link compileSeccomp}).
  *
  * The default profile is a deny list in the spirit of docker's default
  * profile (moby `profiles/seccomp/default_linux.go`): everything is allowed
@@ -338,18 +340,13 @@ export const DEFAULT_DENY: readonly DenyEntry[] = [
   // Typing into the terminal tinyc shares (TIOCSTI) or its console
   // (TIOCLINUX) would run commands in the user's shell, and taking it as
   // controlling terminal (TIOCSCTTY; with CAP_SYS_ADMIN even from the
-  // user's shell) would hand it to the container. The kernel compares the
-  // low 32 bits of the request, so the filter must too.
+  // user's shell) would hand it to the container. The request is an
+  // `unsigned int`: the compiler compares its low 32 bits only.
   ...[TIOCSTI, TIOCLINUX, TIOCSCTTY].map((request): DenyEntry => ({
     why:
       "pushing input into or taking over a terminal (TIOCSTI, TIOCLINUX, TIOCSCTTY)",
     names: ["ioctl"],
-    args: [{
-      index: 1,
-      op: "masked_eq",
-      value: 0xffffffffn,
-      valueTwo: BigInt(request),
-    }],
+    args: [{ index: 1, op: "eq", value: BigInt(request) }],
   })),
   {
     why:
