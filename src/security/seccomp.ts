@@ -98,6 +98,14 @@ export interface SeccompProfile {
   rules: readonly SeccompRule[];
   /** seccomp(2) flags, e.g. SECCOMP_FILTER_FLAG_LOG. */
   flags: number;
+  /**
+   * runc's -ENOSYS stub: a call numbered above every call named here fails
+   * with ENOSYS instead of getting the default action, so a program falls
+   * back from a call newer than the profile as it would on an older kernel
+   * (glibc retries clone3, faccessat2 ... only on ENOSYS). The profile
+   * parsers set it, as runc does, when the default action refuses.
+   */
+  enosysAfter?: readonly string[];
 }
 
 /** Architectures the compiler has system call numbers for. */
@@ -556,6 +564,10 @@ export function parseSeccompProfile(
  *   kernel reads are compared ({@link SYSCALL_ARG_WIDTHS}).
  * - syscall names this architecture does not have are skipped, not an
  *   error ({@link unknownSyscalls} lists them); an empty name is an error.
+ * - runc's -ENOSYS stub: unless the default action is ALLOW, LOG, TRACE or
+ *   ERRNO(ENOSYS), a call numbered above every call the profile names gets
+ *   ENOSYS, so programs fall back from calls newer than the profile
+ *   ({@link SeccompProfile.enosysAfter}).
  * - `architectures`: every SCMP_ARCH_* name of the spec is accepted and an
  *   unknown one is an error; the filter admits only the native ABI and
  *   kills calls made through any other (i386 or x32 on x86_64), listed or
@@ -629,6 +641,7 @@ function profileFromJson(
   const arch = ctx.arch ?? nativeArch();
   const caps = new Set(ctx.caps ?? []);
   const rules: SeccompRule[] = [];
+  const named: string[] = [];
   syscalls.forEach((raw, i) => {
     const where = `syscalls[${i}]`;
     if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
@@ -661,6 +674,7 @@ function profileFromJson(
     const args = optArray(s.args, `${where}.args`, bad).map((a, j) =>
       parseArg(a, `${where}.args[${j}]`, bad)
     );
+    named.push(...names as string[]);
     if (!names.length || sameAction(action, defaultAction)) return;
     const indexes = args.map((a) => a.index);
     if (new Set(indexes).size === indexes.length) {
@@ -673,11 +687,16 @@ function profileFromJson(
       }
     }
   });
+  // runc's stub: not when the default lets calls through (a tracer handles
+  // new calls itself), nor when it is ENOSYS already.
+  const refusing = !["allow", "log", "trace"].includes(defaultAction.kind) &&
+    retValue(defaultAction) !== retValue({ kind: "errno", data: ENOSYS });
   return {
     defaultAction,
     badArchAction: { kind: "kill_process" },
     rules,
     flags,
+    ...(refusing && named.length ? { enosysAfter: named } : {}),
   };
 }
 
@@ -949,6 +968,14 @@ export function compileSeccomp(
     e.jmp("jeq", 0xffffffff, NEXT, badArch);
     e.ret(dflt);
     e.place(notX32);
+  }
+  const known = (profile.enosysAfter ?? []).map((n) => info.table[n])
+    .filter((nr) => nr !== undefined);
+  if (known.length) {
+    const older = e.label();
+    e.jmp("jgt", Math.max(...known), NEXT, older);
+    e.ret(retValue({ kind: "errno", data: ENOSYS }));
+    e.place(older);
   }
   emitDispatch(e, nrs, blocks, dflt);
   for (const nr of nrs) {

@@ -455,3 +455,46 @@ Deno.test("docker profiles share the parser: OR of repeated conditions there too
     /^TinycError: p\.json: architectures\[0\]: unknown architecture "amd64"$/,
   );
 });
+
+Deno.test("OCI: calls newer than every call the profile names get ENOSYS when the default refuses (runc's stub)", () => {
+  const profile = (
+    defaultAction: string,
+    extra: Record<string, unknown> = {},
+  ) =>
+    oci({
+      defaultAction,
+      ...extra,
+      syscalls: [
+        { names: ["read", "write"], action: "SCMP_ACT_ALLOW" },
+        // Names with the default action or unknown here still count / not.
+        { names: ["openat", "no_such_call"], action: defaultAction },
+      ],
+    });
+  const p = profile("SCMP_ACT_ERRNO");
+  assert.equal(decide(p, "read"), "allow");
+  assert.equal(decide(p, "close"), "errno 1"); // 3: older than openat (257)
+  assert.equal(decide(p, "openat"), "errno 1");
+  assert.equal(decide(p, "clone3"), "errno 38"); // 435
+  assert.equal(decide(p, "faccessat2"), "errno 38");
+  assert.equal(decide(profile("SCMP_ACT_KILL_PROCESS"), "clone3"), "errno 38");
+  assert.equal(
+    decide(profile("SCMP_ACT_KILL_PROCESS"), "close"),
+    "kill_process",
+  );
+  // No stub when the default lets calls through or is ENOSYS already.
+  assert.equal(decide(profile("SCMP_ACT_ALLOW"), "clone3"), "allow");
+  assert.equal(decide(profile("SCMP_ACT_LOG"), "clone3"), "log");
+  assert.equal(decide(profile("SCMP_ACT_TRACE"), "clone3"), "trace 1");
+  assert.equal(
+    profile("SCMP_ACT_ERRNO", { defaultErrnoRet: 38 }).enosysAfter,
+    undefined,
+  );
+  // x32 and foreign ABIs are still killed before the stub.
+  const program = compileSeccomp(p, "x86_64");
+  assert.equal(
+    decodeAction(
+      runFilter(program, { nr: 0x40000000 | 435, arch: AUDIT_ARCH_X86_64 }),
+    ).kind,
+    "kill_process",
+  );
+});
