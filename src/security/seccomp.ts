@@ -680,8 +680,9 @@ function profileFromJson(
     if (new Set(indexes).size === indexes.length) {
       rules.push({ names: names as string[], action, args });
     } else {
-      // libseccomp cannot AND two conditions on one argument, so runc and
-      // crun add each condition as a rule of its own: OR.
+      // runc and crun add each condition as a rule of its own as soon as
+      // an index repeats (libseccomp takes one condition per argument in
+      // a rule): OR.
       for (const a of args) {
         rules.push({ names: names as string[], action, args: [a] });
       }
@@ -969,11 +970,14 @@ export function compileSeccomp(
     e.ret(dflt);
     e.place(notX32);
   }
-  const known = (profile.enosysAfter ?? []).map((n) => info.table[n])
-    .filter((nr) => nr !== undefined);
-  if (known.length) {
+  // runc skips its stub when the highest named call is 0 (read on x86_64).
+  const newest = Math.max(
+    0,
+    ...(profile.enosysAfter ?? []).map((n) => info.table[n] ?? 0),
+  );
+  if (newest > 0) {
     const older = e.label();
-    e.jmp("jgt", Math.max(...known), NEXT, older);
+    e.jmp("jgt", newest, NEXT, older);
     e.ret(retValue({ kind: "errno", data: ENOSYS }));
     e.place(older);
   }

@@ -489,6 +489,12 @@ Deno.test("OCI: calls newer than every call the profile names get ENOSYS when th
     profile("SCMP_ACT_ERRNO", { defaultErrnoRet: 38 }).enosysAfter,
     undefined,
   );
+  // As in runc, a profile naming only call 0 (read) gets no stub.
+  const onlyRead = oci({
+    defaultAction: "SCMP_ACT_ERRNO",
+    syscalls: [{ names: ["read"], action: "SCMP_ACT_ALLOW" }],
+  });
+  assert.equal(decide(onlyRead, "clone3"), "errno 1");
   // x32 and foreign ABIs are still killed before the stub.
   const program = compileSeccomp(p, "x86_64");
   assert.equal(
