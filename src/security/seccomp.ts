@@ -1,7 +1,9 @@
 /**
- * Seccomp: tinyc's default filter as a readable table, a parser for docker/
- * OCI seccomp profiles, and a compiler from either to a classic BPF program
- * the kernel runs on every system call.
+ * Seccomp: tinyc's default filter as a readable table, parsers for docker
+ * profile files ({@link parseSeccompProfile}) and OCI config.json
+ * `linux.seccomp` ({@link parseOciSeccomp}), and a compiler from any of them
+ * to a classic BPF program the kernel runs on every system call
+ * ({@link compileSeccomp}).
  *
  * The default profile is a deny list in the spirit of docker's default
  * profile (moby `profiles/seccomp/default_linux.go`): everything is allowed
@@ -19,14 +21,22 @@
  *
  * Rules are evaluated like stacked kernel filters: among the rules that match
  * a call, the most severe action wins (kill > trap > errno > trace > log >
- * allow); with none matching, the default action applies.
+ * allow); with none matching, the default action applies. A rule's argument
+ * conditions compare only the bits the kernel reads of each argument (see
+ * {@link ArgOp}): libseccomp, and so runc and crun, compare all 64 bits, and
+ * a caller who sets the high half of an `int` argument slips past them.
  *
  * @module
  */
 
 import { TinycError } from "../errors.ts";
 import { LinuxSecuritySys, type SecuritySys } from "./security_sys.ts";
-import { SYSCALLS_AARCH64, SYSCALLS_X86_64 } from "./syscall_table.ts";
+import {
+  type ArgWidth,
+  SYSCALL_ARG_WIDTHS,
+  SYSCALLS_AARCH64,
+  SYSCALLS_X86_64,
+} from "./syscall_table.ts";
 
 /** What a seccomp filter does with a call. */
 export type SeccompActionKind =
@@ -47,7 +57,12 @@ export interface SeccompAction {
 /**
  * Comparison of one argument (OCI `SCMP_CMP_*`, plus `masked_ne` for the
  * deny-list rules): `masked_eq`/`masked_ne` test `(arg & value) ==/!= valueTwo`.
- * All comparisons are unsigned 64-bit.
+ * Comparisons are unsigned, on the bits the kernel reads of that argument
+ * ({@link SYSCALL_ARG_WIDTHS}): for a 32-bit argument (`int`, `unsigned
+ * int`) only the low 32 bits of the argument and of `value`/`valueTwo` take
+ * part, so garbage in the high half of the register neither hides nor fakes
+ * a match, and a sign-extended -1 compares equal to 0xffffffff; for a
+ * `umode_t` the low 16 bits. 64-bit arguments compare all 64 bits.
  */
 export type ArgOp =
   | "eq"
@@ -83,6 +98,14 @@ export interface SeccompProfile {
   rules: readonly SeccompRule[];
   /** seccomp(2) flags, e.g. SECCOMP_FILTER_FLAG_LOG. */
   flags: number;
+  /**
+   * runc's -ENOSYS stub: a call numbered above every call named here fails
+   * with ENOSYS instead of getting the default action, so a program falls
+   * back from a call newer than the profile as it would on an older kernel
+   * (glibc retries clone3, faccessat2 ... only on ENOSYS). The profile
+   * parsers set it, as runc does, when the default action refuses.
+   */
+  enosysAfter?: readonly string[];
 }
 
 /** Architectures the compiler has system call numbers for. */
@@ -325,18 +348,13 @@ export const DEFAULT_DENY: readonly DenyEntry[] = [
   // Typing into the terminal tinyc shares (TIOCSTI) or its console
   // (TIOCLINUX) would run commands in the user's shell, and taking it as
   // controlling terminal (TIOCSCTTY; with CAP_SYS_ADMIN even from the
-  // user's shell) would hand it to the container. The kernel compares the
-  // low 32 bits of the request, so the filter must too.
+  // user's shell) would hand it to the container. The request is an
+  // `unsigned int`: the compiler compares its low 32 bits only.
   ...[TIOCSTI, TIOCLINUX, TIOCSCTTY].map((request): DenyEntry => ({
     why:
       "pushing input into or taking over a terminal (TIOCSTI, TIOCLINUX, TIOCSCTTY)",
     names: ["ioctl"],
-    args: [{
-      index: 1,
-      op: "masked_eq",
-      value: 0xffffffffn,
-      valueTwo: BigInt(request),
-    }],
+    args: [{ index: 1, op: "eq", value: BigInt(request) }],
   })),
   {
     why:
@@ -396,21 +414,71 @@ export function defaultSeccompProfile(
 // ---------------------------------------------------------------------------
 // docker / OCI profile JSON
 
-/** What a docker profile's `includes`/`excludes` filters are checked against. */
+/**
+ * What a profile is parsed against. Every field is optional; missing ones
+ * mean the host's architecture, no capabilities, an unknown kernel.
+ */
 export interface ProfileContext {
-  /** The container's bounding set, for `includes.caps` / `excludes.caps`. */
+  /** The container's bounding set, for docker's `includes.caps` / `excludes.caps`. */
   caps?: readonly string[];
+  /** The architecture the filter is for (default: {@link nativeArch}). */
   arch?: SeccompArch;
-  /** Kernel release (`Deno.osRelease()`), for `includes.minKernel`. */
+  /**
+   * Kernel release (`Deno.osRelease()`), for docker's `includes.minKernel`
+   * and to refuse `flags` the kernel is too old for.
+   */
   kernel?: string;
-  /** Names the profile in errors, e.g. `--security-opt seccomp=p.json`. */
+  /**
+   * Names the profile in errors: `--security-opt seccomp=p.json` (docker
+   * default `seccomp profile`), `linux.seccomp` (OCI default).
+   */
   source?: string;
 }
 
-const SECCOMP_FILTER_FLAGS: Record<string, number> = {
-  SECCOMP_FILTER_FLAG_LOG: 2,
-  SECCOMP_FILTER_FLAG_SPEC_ALLOW: 4,
+/**
+ * `flags` names and the seccomp(2) flag each passes (0: accepted, nothing
+ * to pass) with the kernel version that introduced it.
+ */
+const SECCOMP_FILTER_FLAGS: Record<string, { bit: number; since: string }> = {
+  // Syncs the filter onto every thread of the process. tinyc loads the filter
+  // on the init's main thread right before execve, which ends the other
+  // threads; syncing would only put the runtime's own threads under a user
+  // profile while they finish. runc treats it the same way.
+  SECCOMP_FILTER_FLAG_TSYNC: { bit: 0, since: "3.17" },
+  SECCOMP_FILTER_FLAG_LOG: { bit: 2, since: "4.14" },
+  SECCOMP_FILTER_FLAG_SPEC_ALLOW: { bit: 4, since: "4.17" },
+  // Only meaningful with a notify listener (SCMP_ACT_NOTIFY), which tinyc
+  // does not support; the kernel refuses it without one (EINVAL).
+  SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: { bit: 0, since: "5.19" },
 };
+
+/**
+ * The `architectures` names of the OCI runtime-spec (libseccomp's). The
+ * filter admits only the native ABI whatever the list says (see the module
+ * documentation); the names are checked so a typo is an error, as in runc.
+ */
+const SCMP_ARCHES = new Set([
+  "SCMP_ARCH_X86",
+  "SCMP_ARCH_X86_64",
+  "SCMP_ARCH_X32",
+  "SCMP_ARCH_ARM",
+  "SCMP_ARCH_AARCH64",
+  "SCMP_ARCH_MIPS",
+  "SCMP_ARCH_MIPS64",
+  "SCMP_ARCH_MIPS64N32",
+  "SCMP_ARCH_MIPSEL",
+  "SCMP_ARCH_MIPSEL64",
+  "SCMP_ARCH_MIPSEL64N32",
+  "SCMP_ARCH_PPC",
+  "SCMP_ARCH_PPC64",
+  "SCMP_ARCH_PPC64LE",
+  "SCMP_ARCH_S390",
+  "SCMP_ARCH_S390X",
+  "SCMP_ARCH_PARISC",
+  "SCMP_ARCH_PARISC64",
+  "SCMP_ARCH_RISCV64",
+  "SCMP_ARCH_LOONGARCH64",
+]);
 
 const OPS: Record<string, ArgOp> = {
   SCMP_CMP_EQ: "eq",
@@ -423,14 +491,40 @@ const OPS: Record<string, ArgOp> = {
 };
 
 type Json = Record<string, unknown>;
+type Bad = (what: string) => never;
 
 /**
- * Parse a docker/OCI seccomp profile (`defaultAction`, `defaultErrnoRet`,
- * `syscalls[]` with `names` or `name`, `action`, `errnoRet`, `args[]`
- * {index, value, valueTwo, op}, docker's `includes`/`excludes` {caps,
- * arches, minKernel}, `flags`) into a {@link SeccompProfile}.
- * `architectures` is accepted but only the native ABI is admitted. Numbers
- * are read exactly, so 64-bit argument values survive. Throws
+ * `JSON.parse` that keeps every integer of a `value` or `valueTwo` key
+ * exact, as a bigint: seccomp argument values are 64-bit and a JS number
+ * holds 53 bits. Parse a config.json with it before {@link parseOciSeccomp}
+ * when its profile may hold values of 2^53 or more (the parser refuses a
+ * number that lost precision rather than compare the wrong value).
+ * Throws what `JSON.parse` throws.
+ */
+export function parseJsonExact(text: string): unknown {
+  return JSON.parse(
+    text,
+    function (this: unknown, key: string, value: unknown, context?: {
+      source?: string;
+    }) {
+      if (
+        (key === "value" || key === "valueTwo") && typeof value === "number"
+      ) {
+        const src = context?.source;
+        if (src !== undefined && /^\d+$/.test(src)) return BigInt(src);
+      }
+      return value;
+    } as (this: unknown, key: string, value: unknown) => unknown,
+  );
+}
+
+/**
+ * Parse a docker seccomp profile file (`--security-opt seccomp=FILE`) into
+ * a {@link SeccompProfile}: `defaultAction`, `defaultErrnoRet`,
+ * `architectures`, `flags`, `syscalls[]` with `names` (or docker's `name`),
+ * `action`, `errnoRet`, `args[]` {index, value, valueTwo, op}, and docker's
+ * `includes`/`excludes` {caps, arches, minKernel} resolved against `ctx`.
+ * Everything else is as {@link parseOciSeccomp} describes. Throws
  * {@link TinycError} naming the field.
  */
 export function parseSeccompProfile(
@@ -438,66 +532,135 @@ export function parseSeccompProfile(
   ctx: ProfileContext = {},
 ): SeccompProfile {
   const source = ctx.source ?? "seccomp profile";
-  const bad = (what: string): never => {
+  const bad: Bad = (what) => {
     throw new TinycError(`${source}: ${what}`);
   };
   let doc: unknown;
   try {
-    // The reviver sees each number's source text: keep argument values exact.
-    doc = JSON.parse(
-      json,
-      function (this: unknown, key: string, value: unknown, context?: {
-        source?: string;
-      }) {
-        if (
-          (key === "value" || key === "valueTwo") && typeof value === "number"
-        ) {
-          const text = context?.source;
-          if (text !== undefined && /^\d+$/.test(text)) return BigInt(text);
-          return value;
-        }
-        return value;
-      } as (this: unknown, key: string, value: unknown) => unknown,
-    );
+    doc = parseJsonExact(json);
   } catch (e) {
     bad(`invalid JSON (${e instanceof Error ? e.message : String(e)})`);
   }
+  return profileFromJson(doc, ctx, "docker", bad)!;
+}
+
+/**
+ * Parse an OCI runtime-spec `linux.seccomp` object (from config.json) into
+ * a {@link SeccompProfile} for {@link compileSeccomp}, or null when the
+ * object asks for no filter (no `defaultAction` and no `syscalls`, as runc
+ * reads it). Behaviour follows runc/crun:
+ *
+ * - actions: SCMP_ACT_KILL (= KILL_THREAD), KILL_THREAD, KILL_PROCESS,
+ *   TRAP, ERRNO (`errnoRet`, else `defaultErrnoRet` for the default action,
+ *   else EPERM), TRACE (same data), ALLOW, LOG. SCMP_ACT_NOTIFY is refused:
+ *   tinyc has no seccomp agent support (`listenerPath` is not used).
+ * - a rule whose action equals the default action is dropped, as runc does.
+ * - `args`: ops SCMP_CMP_EQ, NE, LT, LE, GE, GT, MASKED_EQ (`(arg & value)
+ *   == valueTwo`). Conditions on different arguments must all hold; when
+ *   some argument index appears more than once, every condition becomes a
+ *   rule of its own, so any one of them matching is enough (runc and crun
+ *   do exactly this: `personality` with arg0 == 0 and arg0 == 8 allows
+ *   both). Unlike libseccomp, which compares all 64 bits, only the bits the
+ *   kernel reads are compared ({@link SYSCALL_ARG_WIDTHS}).
+ * - syscall names this architecture does not have are skipped, not an
+ *   error ({@link unknownSyscalls} lists them); an empty name is an error.
+ * - runc's -ENOSYS stub: unless the default action is ALLOW, LOG, TRACE or
+ *   ERRNO(ENOSYS), a call numbered above every call the profile names gets
+ *   ENOSYS, so programs fall back from calls newer than the profile
+ *   ({@link SeccompProfile.enosysAfter}).
+ * - `architectures`: every SCMP_ARCH_* name of the spec is accepted and an
+ *   unknown one is an error; the filter admits only the native ABI and
+ *   kills calls made through any other (i386 or x32 on x86_64), listed or
+ *   not, since tinyc has no numbers to filter them by.
+ * - `flags`: SECCOMP_FILTER_FLAG_LOG and SPEC_ALLOW are passed to the
+ *   kernel (refused when `ctx.kernel` is older than the flag); TSYNC and
+ *   WAIT_KILLABLE_RECV are accepted and have nothing to do here. Without
+ *   `flags` none is passed (runc would add SPEC_ALLOW; tinyc keeps the
+ *   kernel's speculative-store-bypass default).
+ *
+ * Values are unsigned 64-bit: numbers up to 2^53 or bigints (see
+ * {@link parseJsonExact}). Throws {@link TinycError} naming the field,
+ * e.g. `linux.seccomp: syscalls[2].args[0].op: unknown operator "SCMP_CMP_X"`.
+ */
+export function parseOciSeccomp(
+  seccomp: unknown,
+  ctx: ProfileContext = {},
+): SeccompProfile | null {
+  const source = ctx.source ?? "linux.seccomp";
+  const bad: Bad = (what) => {
+    throw new TinycError(`${source}: ${what}`);
+  };
+  return profileFromJson(seccomp, ctx, "oci", bad);
+}
+
+/** The parser both formats share; docker adds `name` and `includes`/`excludes`. */
+function profileFromJson(
+  doc: unknown,
+  ctx: ProfileContext,
+  dialect: "docker" | "oci",
+  bad: Bad,
+): SeccompProfile | null {
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
     bad("not a JSON object");
   }
   const p = doc as Json;
+  const syscalls = optArray(p.syscalls, "syscalls", bad);
+  if (
+    dialect === "oci" && (p.defaultAction ?? "") === "" && !syscalls.length
+  ) {
+    return null;
+  }
   const defaultErrno = optNumber(p.defaultErrnoRet, "defaultErrnoRet", bad) ??
     EPERM;
-  if (typeof p.defaultAction !== "string") bad("defaultAction is missing");
+  if (typeof p.defaultAction !== "string" || p.defaultAction === "") {
+    bad("defaultAction is missing");
+  }
   const defaultAction = parseAction(
     p.defaultAction as string,
     defaultErrno,
     "defaultAction",
     bad,
   );
+  optArray(p.architectures, "architectures", bad).forEach((a, i) => {
+    if (typeof a !== "string" || !SCMP_ARCHES.has(a)) {
+      bad(`architectures[${i}]: unknown architecture ${JSON.stringify(a)}`);
+    }
+  });
   let flags = 0;
   for (const f of optArray(p.flags, "flags", bad)) {
-    const bit = typeof f === "string" ? SECCOMP_FILTER_FLAGS[f] : undefined;
-    if (bit === undefined) bad(`flags: unsupported flag ${JSON.stringify(f)}`);
-    flags |= bit!;
+    const flag = typeof f === "string" ? SECCOMP_FILTER_FLAGS[f] : undefined;
+    if (flag === undefined) bad(`flags: unsupported flag ${JSON.stringify(f)}`);
+    if (
+      flag!.bit && ctx.kernel !== undefined &&
+      compareKernel(ctx.kernel, flag!.since) < 0
+    ) {
+      bad(`flags: ${f} needs Linux ${flag!.since} (running ${ctx.kernel})`);
+    }
+    flags |= flag!.bit;
   }
   const arch = ctx.arch ?? nativeArch();
   const caps = new Set(ctx.caps ?? []);
   const rules: SeccompRule[] = [];
-  optArray(p.syscalls, "syscalls", bad).forEach((raw, i) => {
+  const named: string[] = [];
+  syscalls.forEach((raw, i) => {
     const where = `syscalls[${i}]`;
-    if (typeof raw !== "object" || raw === null) {
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
       bad(`${where} is not an object`);
     }
     const s = raw as Json;
-    if (!applies(s.includes, s.excludes, caps, arch, ctx.kernel)) return;
+    if (
+      dialect === "docker" &&
+      !applies(s.includes, s.excludes, caps, arch, ctx.kernel)
+    ) {
+      return;
+    }
     const names = [
       ...optArray(s.names, `${where}.names`, bad),
-      ...(s.name === undefined ? [] : [s.name]),
+      ...(dialect === "docker" && s.name !== undefined ? [s.name] : []),
     ];
     for (const n of names) {
-      if (typeof n !== "string") {
-        bad(`${where}.names: ${JSON.stringify(n)} is not a string`);
+      if (typeof n !== "string" || n === "") {
+        bad(`${where}.names: ${JSON.stringify(n)} is not a system call name`);
       }
     }
     if (typeof s.action !== "string") bad(`${where}.action is missing`);
@@ -511,21 +674,42 @@ export function parseSeccompProfile(
     const args = optArray(s.args, `${where}.args`, bad).map((a, j) =>
       parseArg(a, `${where}.args[${j}]`, bad)
     );
-    if (names.length) rules.push({ names: names as string[], action, args });
+    named.push(...names as string[]);
+    if (!names.length || sameAction(action, defaultAction)) return;
+    const indexes = args.map((a) => a.index);
+    if (new Set(indexes).size === indexes.length) {
+      rules.push({ names: names as string[], action, args });
+    } else {
+      // runc and crun add each condition as a rule of its own as soon as
+      // an index repeats (libseccomp takes one condition per argument in
+      // a rule): OR.
+      for (const a of args) {
+        rules.push({ names: names as string[], action, args: [a] });
+      }
+    }
   });
+  // runc's stub: not when the default lets calls through (a tracer handles
+  // new calls itself), nor when it is ENOSYS already.
+  const refusing = !["allow", "log", "trace"].includes(defaultAction.kind) &&
+    retValue(defaultAction) !== retValue({ kind: "errno", data: ENOSYS });
   return {
     defaultAction,
     badArchAction: { kind: "kill_process" },
     rules,
     flags,
+    ...(refusing && named.length ? { enosysAfter: named } : {}),
   };
+}
+
+function sameAction(a: SeccompAction, b: SeccompAction): boolean {
+  return retValue(a) === retValue(b);
 }
 
 function parseAction(
   name: string,
   errnoRet: number,
   where: string,
-  bad: (what: string) => never,
+  bad: Bad,
 ): SeccompAction {
   switch (name) {
     case "SCMP_ACT_ALLOW":
@@ -544,18 +728,18 @@ function parseAction(
     case "SCMP_ACT_TRACE":
       return { kind: "trace", data: errnoRet };
     case "SCMP_ACT_NOTIFY":
-      return bad(`${where}: SCMP_ACT_NOTIFY is not supported by tinyc`);
+      return bad(
+        `${where}: SCMP_ACT_NOTIFY is not supported by tinyc (no seccomp agent; listenerPath is not used)`,
+      );
     default:
       return bad(`${where}: unknown action ${JSON.stringify(name)}`);
   }
 }
 
-function parseArg(
-  raw: unknown,
-  where: string,
-  bad: (what: string) => never,
-): ArgCheck {
-  if (typeof raw !== "object" || raw === null) bad(`${where} is not an object`);
+function parseArg(raw: unknown, where: string, bad: Bad): ArgCheck {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    bad(`${where} is not an object`);
+  }
   const a = raw as Json;
   const index = a.index;
   if (
@@ -571,26 +755,25 @@ function parseArg(
   return {
     index: index as number,
     op: op!,
-    value: u64(a.value, `${where}.value`, bad),
-    valueTwo: a.valueTwo === undefined
-      ? 0n
-      : u64(a.valueTwo, `${where}.valueTwo`, bad),
+    value: u64(a.value ?? 0, `${where}.value`, bad),
+    valueTwo: u64(a.valueTwo ?? 0, `${where}.valueTwo`, bad),
   };
 }
 
-function u64(v: unknown, where: string, bad: (what: string) => never): bigint {
+function u64(v: unknown, where: string, bad: Bad): bigint {
   if (typeof v === "bigint" && v >= 0n && v < 1n << 64n) return v;
   if (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) {
     return BigInt(v);
   }
+  if (typeof v === "number" && Number.isInteger(v) && v > 0) {
+    return bad(
+      `${where}: ${v} is not exact in a JS number (2^53 or more); read the JSON with parseJsonExact`,
+    );
+  }
   return bad(`${where} must be an unsigned 64-bit integer`);
 }
 
-function optNumber(
-  v: unknown,
-  where: string,
-  bad: (what: string) => never,
-): number | undefined {
+function optNumber(v: unknown, where: string, bad: Bad): number | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v === "bigint") v = Number(v);
   if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 0xffff) {
@@ -599,11 +782,7 @@ function optNumber(
   return v as number;
 }
 
-function optArray(
-  v: unknown,
-  where: string,
-  bad: (what: string) => never,
-): unknown[] {
+function optArray(v: unknown, where: string, bad: Bad): unknown[] {
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) bad(`${where} must be an array`);
   return v as unknown[];
@@ -762,6 +941,7 @@ export function compileSeccomp(
 ): Uint8Array {
   const info = ARCH_INFO[arch];
   const byNr = new Map<number, SeccompRule[]>();
+  const widths = new Map<number, readonly ArgWidth[]>();
   for (const rule of profile.rules) {
     for (const name of new Set(rule.names)) {
       const nr = info.table[name];
@@ -769,6 +949,7 @@ export function compileSeccomp(
       const list = byNr.get(nr) ?? [];
       list.push(rule);
       byNr.set(nr, list);
+      widths.set(nr, SYSCALL_ARG_WIDTHS[name] ?? []);
     }
   }
   const nrs = [...byNr.keys()].sort((a, b) => a - b);
@@ -789,11 +970,22 @@ export function compileSeccomp(
     e.ret(dflt);
     e.place(notX32);
   }
+  // runc skips its stub when the highest named call is 0 (read on x86_64).
+  const newest = Math.max(
+    0,
+    ...(profile.enosysAfter ?? []).map((n) => info.table[n] ?? 0),
+  );
+  if (newest > 0) {
+    const older = e.label();
+    e.jmp("jgt", newest, NEXT, older);
+    e.ret(retValue({ kind: "errno", data: ENOSYS }));
+    e.place(older);
+  }
   emitDispatch(e, nrs, blocks, dflt);
   for (const nr of nrs) {
     e.place(blocks.get(nr)!);
     // A call whose last rule is unconditional never reaches the default.
-    if (!emitRules(e, byNr.get(nr)!)) e.ret(dflt);
+    if (!emitRules(e, byNr.get(nr)!, widths.get(nr)!)) e.ret(dflt);
   }
   e.place(badArch);
   e.ret(retValue(profile.badArchAction));
@@ -825,7 +1017,11 @@ function emitDispatch(
  * One call's rules, most severe first; an unconditional rule ends the list.
  * Returns true when it did, i.e. every path has returned.
  */
-function emitRules(e: Emitter, rules: readonly SeccompRule[]): boolean {
+function emitRules(
+  e: Emitter,
+  rules: readonly SeccompRule[],
+  widths: readonly ArgWidth[],
+): boolean {
   const ordered = rules
     .map((r, i) => ({ r, i }))
     .sort((a, b) =>
@@ -834,7 +1030,9 @@ function emitRules(e: Emitter, rules: readonly SeccompRule[]): boolean {
     .map(({ r }) => r);
   for (const rule of ordered) {
     const fail = e.label();
-    for (const check of rule.args) emitCheck(e, check, fail);
+    for (const check of rule.args) {
+      emitCheck(e, check, fail, widths[check.index] ?? 64);
+    }
     e.ret(retValue(rule.action));
     e.place(fail);
     if (rule.args.length === 0) return true; // later rules are unreachable
@@ -842,11 +1040,20 @@ function emitRules(e: Emitter, rules: readonly SeccompRule[]): boolean {
   return false;
 }
 
-/** Fall through when `c` holds, jump to `fail` when it does not. */
-function emitCheck(e: Emitter, c: ArgCheck, fail: Label): void {
-  if (c.index < 0 || c.index > 5) {
+/**
+ * Fall through when `c` holds, jump to `fail` when it does not; `width` is
+ * how many low bits of the argument the kernel reads.
+ */
+function emitCheck(
+  e: Emitter,
+  c: ArgCheck,
+  fail: Label,
+  width: ArgWidth,
+): void {
+  if (!Number.isInteger(c.index) || c.index < 0 || c.index > 5) {
     throw new TinycError(`seccomp: argument index ${c.index} is not 0..5`);
   }
+  if (width !== 64) return emitNarrowCheck(e, c, fail, width);
   const hi = (v: bigint) => Number((v >> 32n) & 0xffffffffn);
   const lo = (v: bigint) => Number(v & 0xffffffffn);
   const v = BigInt.asUintN(64, c.value);
@@ -901,6 +1108,45 @@ function emitCheck(e: Emitter, c: ArgCheck, fail: Label): void {
       throw new TinycError(`seccomp: unknown argument operator ${c.op}`);
   }
   e.place(ok);
+}
+
+/**
+ * {@link emitCheck} for an argument the kernel reads as its low 16 or 32
+ * bits: one load of the low word (masked to 16 bits for a `umode_t`), and
+ * the rule's values cut to the same bits. The high word is never looked at.
+ */
+function emitNarrowCheck(
+  e: Emitter,
+  c: ArgCheck,
+  fail: Label,
+  width: 16 | 32,
+): void {
+  const cut = (v: bigint | undefined) => Number(BigInt.asUintN(width, v ?? 0n));
+  e.ld(argLo(c.index));
+  if (c.op === "masked_eq" || c.op === "masked_ne") {
+    const eq = c.op === "masked_eq";
+    e.and(cut(c.value));
+    e.jmp("jeq", cut(c.valueTwo), eq ? NEXT : fail, eq ? fail : NEXT);
+    return;
+  }
+  if (width < 32) e.and(2 ** width - 1);
+  const v = cut(c.value);
+  switch (c.op) {
+    case "eq":
+      return e.jmp("jeq", v, NEXT, fail);
+    case "ne":
+      return e.jmp("jeq", v, fail, NEXT);
+    case "gt":
+      return e.jmp("jgt", v, NEXT, fail);
+    case "ge":
+      return e.jmp("jge", v, NEXT, fail);
+    case "lt":
+      return e.jmp("jge", v, fail, NEXT);
+    case "le":
+      return e.jmp("jgt", v, fail, NEXT);
+    default:
+      throw new TinycError(`seccomp: unknown argument operator ${c.op}`);
+  }
 }
 
 const OPCODE = {
