@@ -196,6 +196,18 @@ export const SYS: Readonly<Record<string, number>> = Deno.build.arch ===
     seccomp: 277,
     pidfd_open: 434,
     close_range: 436,
+    // Host-side access to a rootfs (src/linux/in_root.ts).
+    openat: 56,
+    openat2: 437,
+    mkdirat: 34,
+    mknodat: 33,
+    unlinkat: 35,
+    symlinkat: 36,
+    readlinkat: 78,
+    renameat2: 276,
+    fchmod: 52,
+    statx: 291,
+    flock: 32,
   }
   : {
     ioctl: 16,
@@ -213,6 +225,17 @@ export const SYS: Readonly<Record<string, number>> = Deno.build.arch ===
     seccomp: 317,
     pidfd_open: 434,
     close_range: 436,
+    openat: 257,
+    openat2: 437,
+    mkdirat: 258,
+    mknodat: 259,
+    unlinkat: 263,
+    symlinkat: 266,
+    readlinkat: 267,
+    renameat2: 316,
+    fchmod: 91,
+    statx: 332,
+    flock: 73,
   };
 
 /** The calling thread's errno, to be read right after the failing call. */
