@@ -107,13 +107,18 @@ const TYPES: Record<number, InRootStat["type"]> = {
 };
 
 /** statx(fd, name) into an {@link InRootStat}; `name` "" means the fd itself. */
-function statxAt(fd: number, name: string, what: string): InRootStat {
+function statxAt(
+  fd: number | bigint,
+  name: string,
+  what: string,
+  flags = AT_SYMLINK_NOFOLLOW,
+): InRootStat {
   const buf = new Uint8Array(256);
   const r = sys(
     SYS.statx,
     BigInt(fd),
     addr(cstr(name)),
-    BigInt(AT_SYMLINK_NOFOLLOW | (name === "" ? AT_EMPTY_PATH : 0)),
+    BigInt(flags | (name === "" ? AT_EMPTY_PATH : 0)),
     BigInt(STATX_BASIC_STATS),
     addr(buf),
   );
@@ -129,6 +134,11 @@ function statxAt(fd: number, name: string, what: string): InRootStat {
     size: Number(v.getBigUint64(40, true)),
     dev: `${v.getUint32(136, true)}:${v.getUint32(140, true)}`,
   };
+}
+
+/** `stat` of a host path (symlinks followed), in the same shape as {@link InRoot.stat}. */
+export function hostStat(path: string): InRootStat {
+  return statxAt(AT_FDCWD, path, `\`${path}\``, 0);
 }
 
 function readlinkAt(fd: number, name: string, what: string): string {
