@@ -21,7 +21,6 @@
 import { CLONE, LinuxSys } from "./sys.ts";
 import { addr, errnoError, libc, SYS } from "./libc.ts";
 import { applyMounts, planMounts } from "./mounts.ts";
-import { secureJoin } from "./paths.ts";
 import { DEFAULT_PATH, envGet, hasNamespace } from "./spec.ts";
 import { execve, resolveCommand } from "./command.ts";
 import { bringUpLoopback } from "./netdev.ts";
@@ -132,11 +131,7 @@ function startContainer(cfg: InitConfig): never {
   const { spec } = cfg;
   const sys = new LinuxSys();
   // 1. mounts, while the launcher finishes the cgroup
-  applyMounts(
-    sys,
-    planMounts(spec, cfg.devices),
-    (root, dest) => secureJoin(root, dest),
-  );
+  applyMounts(sys, planMounts(spec, cfg.devices));
 
   trace("mounts done");
   // Hide and protect kernel interfaces (masked/read-only paths), after the
@@ -195,7 +190,7 @@ function startContainer(cfg: InitConfig): never {
     m.type === "bind" &&
     ["/sys", "/sys/fs", "/sys/fs/cgroup"].includes(m.destination)
   );
-  if (!userSys) applyMounts(sys, go.cgroupMounts ?? [], (_root, dest) => dest);
+  if (!userSys) applyMounts(sys, go.cgroupMounts ?? []);
 
   // A session of its own: no controlling terminal, so nothing in the
   // container can push input into the user's shell (TIOCSTI) or open

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { applyMounts, parseMountOptions, planMounts } from "./mounts.ts";
+import {
+  applyMounts,
+  parseMountOptions,
+  planMounts,
+  sysMountRoot,
+} from "./mounts.ts";
 import { MS } from "./sys.ts";
 import { RecordingSys } from "./sys_fake.ts";
 import { parseRunArgs, specFromOptions } from "./cli.ts";
@@ -12,7 +17,8 @@ function spec(root = "/r", extra: string[] = []) {
     stdinIsTerminal: false,
   });
 }
-const join = (root: string, dest: string) => root + dest;
+/** Mount points joined as strings on the fake (the real one is tested in tests/). */
+const joined = (sys: RecordingSys) => (root: string) => sysMountRoot(sys, root);
 
 Deno.test("mount options: flags and data", () => {
   assert.deepEqual(parseMountOptions(["nosuid", "noexec", "mode=755", "ro"]), {
@@ -47,7 +53,7 @@ Deno.test("mount plan: read-only root remounts / after the pivot", () => {
 
 Deno.test("apply: the exact syscall sequence on the fake", () => {
   const sys = new RecordingSys();
-  applyMounts(sys, planMounts(spec()), join);
+  applyMounts(sys, planMounts(spec()), joined(sys));
   const c = sys.calls;
   assert.equal(c[0], "mount none / - MS_REC|MS_PRIVATE");
   assert.equal(c[1], "mount /r /r - MS_BIND|MS_REC");
@@ -89,7 +95,7 @@ Deno.test("apply: bind mounts make a file or directory target and remount read-o
         readonly: false,
       },
     ],
-    join,
+    joined(sys),
     () => "",
   );
   assert.deepEqual(sys.calls.slice(1), [
@@ -125,7 +131,7 @@ Deno.test("apply: read-only remounts keep the mount's locked nosuid/nodev/noexec
       { op: "pivot", root: "/r" },
       { op: "readonly-root" },
     ],
-    join,
+    joined(sys),
     () => mountinfo,
   );
   assert.ok(
@@ -145,7 +151,7 @@ Deno.test("apply: a failing mount stops the sequence with the syscall error", ()
   const sys = new RecordingSys();
   sys.failOn = [{ prefix: "mount proc", code: "EPERM" }];
   assert.throws(
-    () => applyMounts(sys, planMounts(spec()), join),
+    () => applyMounts(sys, planMounts(spec()), joined(sys)),
     (e: unknown) => e instanceof SysError && e.code === "EPERM",
   );
   assert.ok(!sys.calls.some((c) => c.startsWith("pivot_root")));
@@ -198,7 +204,7 @@ Deno.test("apply: nodev rootfs and restricted binds are remounted with the flags
         restrict: MS.MS_NODEV,
       },
     ],
-    join,
+    joined(sys),
     () => "",
   );
   assert.ok(

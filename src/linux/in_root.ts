@@ -158,6 +158,11 @@ function components(path: string): string[] {
   return path.split("/").filter((c) => c !== "" && c !== ".");
 }
 
+/** `/etc/passwd` for `etc//passwd`. */
+function clean(path: string): string {
+  return "/" + components(path).join("/");
+}
+
 /** A random name for a temporary file beside `name` (never guessable). */
 function tempName(name: string): string {
   const rnd = Array.from(
@@ -234,7 +239,7 @@ export class InRoot {
   }
 
   #what(path: string): string {
-    return `\`${"/" + components(path).join("/")}\` in \`${this.dir}\``;
+    return `\`${clean(path)}\` in \`${this.dir}\``;
   }
 
   /**
@@ -684,7 +689,7 @@ export class InRoot {
     let fd: number;
     try {
       if (statxAt(pathFd, "", this.#what(path)).type !== "file") {
-        throw new TinycError(`${this.#what(path)}: not a regular file`);
+        throw new TinycError(`rootfs ${clean(path)}: not a regular file`);
       }
       fd = libc().open(
         cstr(`/proc/self/fd/${pathFd}`),
