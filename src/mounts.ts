@@ -253,8 +253,14 @@ export function rootfsMountRoot(root: string): MountRoot {
   return {
     mkdirAll: (dest) => void r.mkdirAll(dest),
     touch: (dest) => {
-      parent(dest);
-      r.createFile(dest);
+      // A dangling symlink there gets its target made, inside the rootfs.
+      for (let hops = 0; hops <= 40; hops++) {
+        parent(dest);
+        if (r.createFile(dest) || r.stat(dest) !== null) return;
+        const link = r.readlink(dest);
+        if (link === null) return;
+        dest = link.startsWith("/") ? link : `${parentOf(dest)}/${link}`;
+      }
     },
     mknod: (dest, mode, major, minor) => {
       parent(dest);

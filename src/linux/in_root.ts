@@ -455,11 +455,11 @@ export class InRoot {
 
   /**
    * Make directory `path` and any missing parents (mode `mode`, before the
-   * umask). Symlinks on the way are followed inside the root; something
-   * that is not a directory in the way (a dangling symlink included) is an
-   * error. Returns the container paths it created, outermost first.
+   * umask). Symlinks on the way are followed inside the root, a dangling one
+   * by making its target there; something that is not a directory in the way
+   * is an error. Returns the container paths it created, outermost first.
    */
-  mkdirAll(path: string, mode = 0o755): string[] {
+  mkdirAll(path: string, mode = 0o755, hops = 0): string[] {
     const comps = components(path);
     const made: string[] = [];
     for (let i = 1; i <= comps.length; i++) {
@@ -471,21 +471,21 @@ export class InRoot {
       } catch (e) {
         if (!(e instanceof SysError) || e.errno !== ENOENT) throw e;
         if (this.mkdir(sub, mode)) made.push("/" + sub);
-        try {
-          fd = this.openDir(sub);
-        } catch (e2) {
-          if (e2 instanceof SysError && e2.errno === ENOENT) {
-            const target = this.readlink(sub);
-            throw new TinycError(
-              `mkdir ${this.#what(sub)}: ${
-                target === null
-                  ? "vanished while being made"
-                  : `a symlink to ${target} that leads nowhere`
-              }`,
-            );
+        else {
+          // A dangling symlink: make its target (inside the root), as the
+          // kernel would resolve it.
+          const target = this.readlink(sub);
+          if (target !== null) {
+            if (hops >= MAX_SYMLINKS) {
+              throw errnoError("mkdirat", this.#what(path), ELOOP);
+            }
+            const at = target.startsWith("/")
+              ? target
+              : `${comps.slice(0, i - 1).join("/")}/${target}`;
+            made.push(...this.mkdirAll(at, mode, hops + 1));
           }
-          throw e2;
         }
+        fd = this.openDir(sub);
       }
       closeFd(fd);
     }
