@@ -703,12 +703,12 @@ export class InRoot {
     try {
       const st = statxAt(fd, "", this.#what(path));
       if (st.type !== "file") {
-        throw new TinycError(`${this.#what(path)}: not a regular file`);
+        throw new TinycError(`rootfs ${clean(path)}: not a regular file`);
       }
       const tooBig = () =>
         new TinycError(
-          `${
-            this.#what(path)
+          `rootfs ${
+            clean(path)
           }: larger than ${maxBytes} bytes, refusing to read it`,
         );
       if (st.size > maxBytes) throw tooBig();
