@@ -216,3 +216,32 @@ Deno.test("apply: nodev rootfs and restricted binds are remounted with the flags
     sys.calls.join("\n"),
   );
 });
+
+Deno.test("mount plan: the workdir is made before the pivot (a read-only root still gets it)", () => {
+  const s = spec("/r", ["--read-only", "-w", "/new/dir", "--tmpfs", "/new"]);
+  const ops = planMounts(s).map((o) =>
+    o.op + ("dest" in o ? " " + o.dest : "")
+  );
+  assert.ok(ops.indexOf("workdir /new/dir") > ops.indexOf("mount /new"));
+  assert.ok(ops.indexOf("workdir /new/dir") < ops.indexOf("pivot"));
+  assert.equal(ops.at(-1), "readonly-root");
+  assert.equal(planMounts(spec()).some((o) => o.op === "workdir"), false);
+});
+
+Deno.test("apply: proc on a symlinked /proc is refused, naming /proc and the link", () => {
+  const sys = new RecordingSys();
+  const root = sysMountRoot(sys, "/r");
+  const withLink = (_: string) => ({
+    ...root,
+    lstat: (dest: string) =>
+      dest === "/proc" ? { kind: "symlink" as const, link: "/dev" } : null,
+  });
+  assert.throws(
+    () => applyMounts(sys, planMounts(spec()), withLink),
+    (e: unknown) =>
+      e instanceof Error &&
+      e.message ===
+        "mount point /proc: a symlink (to /dev) in the rootfs; proc must be mounted on a directory",
+  );
+  assert.equal(sys.calls.some((c) => c.includes("proc")), false);
+});
