@@ -218,7 +218,7 @@ export interface MountRoot {
    * A path for mount(2) that names exactly `dest`'s object now, and the
    * host path it is at (for mountinfo and messages); `done()` after the call.
    */
-  target(dest: string): { path: string; shown: string; done(): void };
+  target(dest: string): { path: string; shown(): string; done(): void };
   /** Let go of the rootfs (before the pivot). */
   close(): void;
 }
@@ -241,7 +241,11 @@ export function sysMountRoot(sys: Sys, root: string): MountRoot {
       const k = sys.kind(at(dest));
       return k === "none" ? null : { kind: k === "dir" ? "dir" : "other" };
     },
-    target: (dest) => ({ path: at(dest), shown: at(dest), done: () => {} }),
+    target: (dest) => ({
+      path: at(dest),
+      shown: () => at(dest),
+      done: () => {},
+    }),
     close: () => {},
   };
 }
@@ -278,12 +282,14 @@ export function rootfsMountRoot(root: string): MountRoot {
     target: (dest) => {
       const fd = r.open(dest, O.PATH);
       const path = `/proc/self/fd/${fd}`;
-      let shown = root + dest;
-      try {
-        shown = Deno.readLinkSync(path);
-      } catch {
-        // keep the joined path for messages
-      }
+      // Where it is, for mountinfo and messages: asked only when needed.
+      const shown = () => {
+        try {
+          return Deno.readLinkSync(path);
+        } catch {
+          return root + dest;
+        }
+      };
       return { path, shown, done: () => void libc().close(fd) };
     },
     close: () => r.close(),
@@ -324,14 +330,14 @@ export function applyMounts(
   /** mount(2) onto `dest` as `at` finds it, naming the real path in errors. */
   function mountOn(
     dest: string,
-    call: (target: string, shown: string) => void,
+    call: (target: string, shown: () => string) => void,
   ): void {
     const t = at.target(dest);
     try {
       call(t.path, t.shown);
     } catch (e) {
-      if (e instanceof SysError && t.path !== t.shown) {
-        e.message = e.message.replace(t.path, t.shown);
+      if (e instanceof SysError && t.path !== t.shown()) {
+        e.message = e.message.replace(t.path, t.shown());
       }
       throw e;
     } finally {
@@ -400,7 +406,7 @@ export function applyMounts(
                 // Repeat the mount's nosuid/nodev/noexec/atime flags: in a
                 // user namespace they are locked (EPERM when dropped), and as
                 // root dropping them would quietly weaken the host's options.
-                keptMountFlags(shown, readMountinfo()),
+                keptMountFlags(shown(), readMountinfo()),
             ));
         }
         break;
@@ -415,7 +421,11 @@ export function applyMounts(
         at.mkdirAll(o.dest);
         break;
       case "workdir":
-        if (at.lstat(o.dest) === null) at.mkdirAll(o.dest);
+        try {
+          if (at.lstat(o.dest) === null) at.mkdirAll(o.dest);
+        } catch {
+          // not a directory on the way...: the init says so after the pivot
+        }
         break;
       case "pivot":
         at.close();
