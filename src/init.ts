@@ -21,7 +21,6 @@
 import { CLONE, LinuxSys } from "./sys.ts";
 import { addr, errnoError, libc, SYS } from "./libc.ts";
 import { applyMounts, planMounts } from "./mounts.ts";
-import { secureJoin } from "./paths.ts";
 import { DEFAULT_PATH, envGet, hasNamespace, type Spec } from "./spec.ts";
 import { execve, resolveCommand } from "./command.ts";
 import { bringUpLoopback } from "./netdev.ts";
@@ -221,8 +220,7 @@ function startContainer(cfg: InitConfig): never {
   // hooks run in the container's namespaces right before pivot_root.
   const ops = planMounts(spec, cfg.devices, cfg.extraMounts ?? []);
   const pivotAt = ops.findIndex((o) => o.op === "pivot");
-  const resolve = (root: string, dest: string) => secureJoin(root, dest);
-  applyMounts(sys, ops.slice(0, pivotAt), resolve);
+  applyMounts(sys, ops.slice(0, pivotAt));
   if (spec.hooks?.createContainer) {
     runHooksSync(
       "createContainer",
@@ -230,7 +228,7 @@ function startContainer(cfg: InitConfig): never {
       cfg.hookState ?? "{}",
     );
   }
-  applyMounts(sys, ops.slice(pivotAt), resolve);
+  applyMounts(sys, ops.slice(pivotAt));
   trace("mounts done");
   if (spec.linux.sysctl) applySysctls(spec.linux.sysctl);
   // Hide and protect kernel interfaces (masked/read-only paths), after the
@@ -294,7 +292,7 @@ function startContainer(cfg: InitConfig): never {
     m.type === "bind" &&
     ["/sys", "/sys/fs", "/sys/fs/cgroup"].includes(m.destination)
   );
-  if (!userSys) applyMounts(sys, go.cgroupMounts ?? [], (_root, dest) => dest);
+  if (!userSys) applyMounts(sys, go.cgroupMounts ?? []);
 
   becomeProcess({
     process: spec.process,

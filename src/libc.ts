@@ -196,8 +196,18 @@ export const SYS: Readonly<Record<string, number>> = Deno.build.arch ===
     seccomp: 277,
     pidfd_open: 434,
     close_range: 436,
-    // OCI runtime (src/oci, src/init_oci.ts)
+    // Host-side access to a rootfs (src/linux/in_root.ts).
     openat: 56,
+    openat2: 437,
+    mkdirat: 34,
+    mknodat: 33,
+    unlinkat: 35,
+    symlinkat: 36,
+    readlinkat: 78,
+    renameat2: 276,
+    fchmod: 52,
+    statx: 291,
+    // OCI runtime (src/oci, src/init_oci.ts)
     setdomainname: 162,
     personality: 92,
     prlimit64: 261,
@@ -223,8 +233,17 @@ export const SYS: Readonly<Record<string, number>> = Deno.build.arch ===
     seccomp: 317,
     pidfd_open: 434,
     close_range: 436,
-    // OCI runtime (src/oci, src/init_oci.ts)
     openat: 257,
+    openat2: 437,
+    mkdirat: 258,
+    mknodat: 259,
+    unlinkat: 263,
+    symlinkat: 266,
+    readlinkat: 267,
+    renameat2: 316,
+    fchmod: 91,
+    statx: 332,
+    // OCI runtime (src/oci, src/init_oci.ts)
     setdomainname: 171,
     personality: 135,
     prlimit64: 302,

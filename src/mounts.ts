@@ -2,9 +2,13 @@
  * The container's filesystem: spec mounts -> a plan of plain operations ->
  * a loop that applies them through {@link Sys}.
  *
- * Everything is mounted beneath the rootfs before `pivot_root` (paths joined
- * with {@link secureJoin}, so hostile symlinks in the rootfs cannot point a
- * mount at the host), then the root is pivoted and the old one detached.
+ * Everything is mounted beneath the rootfs before `pivot_root`, then the root
+ * is pivoted and the old one detached. Until the pivot the rootfs is still a
+ * directory of the host's, and it may hold hostile symlinks (`dev -> /`): mount
+ * points are made and found through `src/linux/in_root.ts` (resolved by the
+ * kernel inside the rootfs), and each mount goes onto `/proc/self/fd/N` of an
+ * `O_PATH` fd of the resolved target, as runc does, so nothing can swap the
+ * path between the check and the mount.
  *
  * @module
  */
@@ -13,6 +17,8 @@ import { MS, type Sys } from "./sys.ts";
 import { SysError, TinycError } from "./errors.ts";
 import type { Device, Mount, Spec } from "./spec.ts";
 import { keptMountFlags } from "./security/paths.ts";
+import { O, openRoot } from "./linux/in_root.ts";
+import { libc } from "./libc.ts";
 
 /** One step of the filesystem setup. Paths are inside the container unless noted. */
 export type MountOp =
@@ -45,6 +51,12 @@ export type MountOp =
   | { op: "mknod"; dest: string; mode: number; major: number; minor: number }
   | { op: "symlink"; dest: string; target: string }
   | { op: "mkdir"; dest: string }
+  /**
+   * The working directory, made if missing before the pivot (so it also
+   * works with a read-only root); an existing non-directory is left for the
+   * init to report.
+   */
+  | { op: "workdir"; dest: string }
   /** chdir(root); pivot_root(".", "."); umount2(".", MNT_DETACH); chdir("/"). */
   | { op: "pivot"; root: string }
   /** Remount `/` read-only (after pivot). */
@@ -129,6 +141,8 @@ export function planMounts(
     }
   }
   ops.push(...extra);
+  const cwd = spec.process.cwd || "/";
+  if (cwd !== "/") ops.push({ op: "workdir", dest: cwd });
   ops.push({ op: "pivot", root });
   if (spec.root.readonly) ops.push({ op: "readonly-root" });
   return ops;
@@ -185,29 +199,149 @@ function deviceOps(devs: readonly Device[], mode: DeviceMode): MountOp[] {
 const MNT_DETACH = 2;
 
 /**
- * Apply a plan. `resolve(root, dest)` maps a container path to the host path
- * beneath the rootfs (see {@link secureJoin}); after `pivot` paths are used as is.
- * `readMountinfo` is read before each read-only remount, for the flags it must keep.
+ * How the apply loop makes and finds mount points, by container path.
+ * Before the pivot it is {@link rootfsMountRoot} (inside the rootfs); after
+ * it, and in tests, {@link sysMountRoot} (paths joined as strings, via Sys).
+ */
+export interface MountRoot {
+  /** Make directory `dest` and missing parents. */
+  mkdirAll(dest: string): void;
+  /** Make an empty file at `dest` (and missing parents) unless something is there. */
+  touch(dest: string): void;
+  mknod(dest: string, mode: number, major: number, minor: number): void;
+  symlink(dest: string, target: string): void;
+  /** What is at `dest` itself (a symlink there is not followed). */
+  lstat(
+    dest: string,
+  ): { kind: "dir" | "symlink" | "other"; link?: string } | null;
+  /**
+   * A path for mount(2) that names exactly `dest`'s object now, and the
+   * host path it is at (for mountinfo and messages); `done()` after the call.
+   */
+  target(dest: string): { path: string; shown(): string; done(): void };
+  /** Let go of the rootfs (before the pivot). */
+  close(): void;
+}
+
+/** A {@link MountRoot} that joins `root` and the path as strings, through `sys`. */
+export function sysMountRoot(sys: Sys, root: string): MountRoot {
+  const at = (dest: string) => root + dest;
+  return {
+    mkdirAll: (dest) => sys.mkdirAll(at(dest)),
+    touch: (dest) => {
+      sys.mkdirAll(parentOf(at(dest)));
+      sys.touch(at(dest));
+    },
+    mknod: (dest, mode, major, minor) => {
+      sys.mkdirAll(parentOf(at(dest)));
+      sys.mknod(at(dest), mode, major, minor);
+    },
+    symlink: (dest, target) => sys.symlink(target, at(dest)),
+    lstat: (dest) => {
+      const k = sys.kind(at(dest));
+      return k === "none" ? null : { kind: k === "dir" ? "dir" : "other" };
+    },
+    target: (dest) => ({
+      path: at(dest),
+      shown: () => at(dest),
+      done: () => {},
+    }),
+    close: () => {},
+  };
+}
+
+/** The real {@link MountRoot} before the pivot: everything resolved inside `root`. */
+export function rootfsMountRoot(root: string): MountRoot {
+  const r = openRoot(root);
+  const parent = (dest: string) => r.mkdirAll(parentOf(dest));
+  return {
+    mkdirAll: (dest) => void r.mkdirAll(dest),
+    touch: (dest) => {
+      // A dangling symlink there gets its target made, inside the rootfs.
+      for (let hops = 0; hops <= 40; hops++) {
+        parent(dest);
+        if (r.createFile(dest) || r.stat(dest) !== null) return;
+        const link = r.readlink(dest);
+        if (link === null) return;
+        dest = link.startsWith("/") ? link : `${parentOf(dest)}/${link}`;
+      }
+    },
+    mknod: (dest, mode, major, minor) => {
+      parent(dest);
+      r.mknod(dest, mode, major, minor);
+    },
+    symlink: (dest, target) => r.symlink(dest, target),
+    lstat: (dest) => {
+      const st = r.lstat(dest);
+      if (st === null) return null;
+      if (st.type === "symlink") {
+        return { kind: "symlink", link: r.readlink(dest) ?? "" };
+      }
+      return { kind: st.type === "dir" ? "dir" : "other" };
+    },
+    target: (dest) => {
+      const fd = r.open(dest, O.PATH);
+      const path = `/proc/self/fd/${fd}`;
+      // Where it is, for mountinfo and messages: asked only when needed.
+      const shown = () => {
+        try {
+          return Deno.readLinkSync(path);
+        } catch {
+          return root + dest;
+        }
+      };
+      return { path, shown, done: () => void libc().close(fd) };
+    },
+    close: () => r.close(),
+  };
+}
+
+/**
+ * Apply a plan. Until `bind-root`, and after `pivot`, paths are used as
+ * they are; in between, `rootfs(root)` makes and finds mount points inside
+ * the rootfs (default {@link rootfsMountRoot}). `readMountinfo` is read
+ * before each read-only remount, for the flags it must keep.
  */
 export function applyMounts(
   sys: Sys,
   ops: readonly MountOp[],
-  resolve: (root: string, dest: string) => string,
+  rootfs: (root: string) => MountRoot = rootfsMountRoot,
   readMountinfo: () => string = () =>
     Deno.readTextFileSync("/proc/thread-self/mountinfo"),
 ): void {
-  let root = "";
-  const at = (dest: string) => root ? resolve(root, dest) : dest;
-  for (const o of ops) {
+  let at: MountRoot = sysMountRoot(sys, "");
+  try {
+    for (const o of ops) {
+      try {
+        applyOne(o);
+      } catch (e) {
+        // Filesystem errors (creating a mount point) come without the
+        // container path; syscall errors already name theirs.
+        if (e instanceof SysError || !("dest" in o)) throw e;
+        throw new TinycError(
+          `mount point ${o.dest}: ${(e as Error).message.split("\n")[0]}`,
+        );
+      }
+    }
+  } finally {
+    at.close();
+  }
+
+  /** mount(2) onto `dest` as `at` finds it, naming the real path in errors. */
+  function mountOn(
+    dest: string,
+    call: (target: string, shown: () => string) => void,
+  ): void {
+    const t = at.target(dest);
     try {
-      applyOne(o);
+      call(t.path, t.shown);
     } catch (e) {
-      // Filesystem errors (creating a mount point) come from Deno without
-      // the container path; syscall errors already name theirs.
-      if (e instanceof SysError || !("dest" in o)) throw e;
-      throw new TinycError(
-        `mount point ${o.dest}: ${(e as Error).message.split("\n")[0]}`,
-      );
+      if (e instanceof SysError && t.path !== t.shown()) {
+        e.message = e.message.replace(t.path, t.shown());
+      }
+      throw e;
+    } finally {
+      t.done();
     }
   }
 
@@ -217,8 +351,10 @@ export function applyMounts(
         sys.mount("", "/", "", MS.MS_REC | MS.MS_PRIVATE);
         break;
       case "bind-root":
-        root = o.root;
         sys.mount(o.root, o.root, "", MS.MS_BIND | MS.MS_REC);
+        // Opened after the bind, so mount points are found in the new mount.
+        at.close();
+        at = rootfs(o.root);
         // Device nodes a rootfs carries (outside our /dev) must not open
         // host devices.
         if (o.nodev) {
@@ -232,54 +368,74 @@ export function applyMounts(
         }
         break;
       case "mount": {
-        const target = at(o.dest);
-        sys.mkdirAll(target);
-        sys.mount(o.source, target, o.fstype, o.flags, o.data);
+        if (o.fstype === "proc" || o.fstype === "sysfs") {
+          // As runc: the kernel's own filesystems go on a real directory,
+          // never where a symlink in the rootfs points.
+          const st = at.lstat(o.dest);
+          if (st?.kind === "symlink") {
+            throw new TinycError(
+              `a symlink (to ${st.link}) in the rootfs; ${o.fstype} must be mounted on a directory`,
+            );
+          }
+          if (st !== null && st.kind !== "dir") {
+            throw new TinycError(
+              `not a directory in the rootfs; ${o.fstype} must be mounted on a directory`,
+            );
+          }
+        }
+        at.mkdirAll(o.dest);
+        mountOn(
+          o.dest,
+          (t) => sys.mount(o.source, t, o.fstype, o.flags, o.data),
+        );
         break;
       }
       case "bind": {
-        const target = at(o.dest);
-        if (sys.kind(o.source) === "dir") sys.mkdirAll(target);
-        else {
-          sys.mkdirAll(parentOf(target));
-          sys.touch(target);
-        }
-        sys.mount(o.source, target, "", o.flags);
+        if (sys.kind(o.source) === "dir") at.mkdirAll(o.dest);
+        else at.touch(o.dest);
+        mountOn(o.dest, (t) => sys.mount(o.source, t, "", o.flags));
         if (o.readonly || o.restrict) {
-          sys.mount(
-            "",
-            target,
-            "",
-            MS.MS_REMOUNT | MS.MS_BIND | (o.readonly ? MS.MS_RDONLY : 0) |
-              (o.restrict ?? 0) | (o.flags & MS.MS_REC) |
-              // Repeat the mount's nosuid/nodev/noexec/atime flags: in a
-              // user namespace they are locked (EPERM when dropped), and as
-              // root dropping them would quietly weaken the host's options.
-              keptMountFlags(target, readMountinfo()),
-          );
+          // Found again: now the path leads into the new mount.
+          mountOn(o.dest, (t, shown) =>
+            sys.mount(
+              "",
+              t,
+              "",
+              MS.MS_REMOUNT | MS.MS_BIND | (o.readonly ? MS.MS_RDONLY : 0) |
+                (o.restrict ?? 0) | (o.flags & MS.MS_REC) |
+                // Repeat the mount's nosuid/nodev/noexec/atime flags: in a
+                // user namespace they are locked (EPERM when dropped), and as
+                // root dropping them would quietly weaken the host's options.
+                keptMountFlags(shown(), readMountinfo()),
+            ));
         }
         break;
       }
-      case "mknod": {
-        const target = at(o.dest);
-        sys.mkdirAll(parentOf(target));
-        sys.mknod(target, o.mode, o.major, o.minor);
+      case "mknod":
+        at.mknod(o.dest, o.mode, o.major, o.minor);
         break;
-      }
       case "symlink":
-        sys.symlink(o.target, at(o.dest));
+        at.symlink(o.dest, o.target);
         break;
       case "mkdir":
-        sys.mkdirAll(at(o.dest));
+        at.mkdirAll(o.dest);
+        break;
+      case "workdir":
+        try {
+          if (at.lstat(o.dest) === null) at.mkdirAll(o.dest);
+        } catch {
+          // not a directory on the way...: the init says so after the pivot
+        }
         break;
       case "pivot":
+        at.close();
+        at = sysMountRoot(sys, "");
         // pivot_root(".", ".") stacks the old root on top of the new one at
         // "/"; detaching it leaves only the rootfs (no put_old directory needed).
         sys.chdir(o.root);
         sys.pivotRoot(".", ".");
         sys.umount(".", MNT_DETACH);
         sys.chdir("/");
-        root = "";
         break;
       case "readonly-root":
         sys.mount(

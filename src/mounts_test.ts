@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { applyMounts, parseMountOptions, planMounts } from "./mounts.ts";
+import {
+  applyMounts,
+  parseMountOptions,
+  planMounts,
+  sysMountRoot,
+} from "./mounts.ts";
 import { MS } from "./sys.ts";
 import { RecordingSys } from "./sys_fake.ts";
 import { parseRunArgs, specFromOptions } from "./cli.ts";
@@ -12,7 +17,8 @@ function spec(root = "/r", extra: string[] = []) {
     stdinIsTerminal: false,
   });
 }
-const join = (root: string, dest: string) => root + dest;
+/** Mount points joined as strings on the fake (the real one is tested in tests/). */
+const joined = (sys: RecordingSys) => (root: string) => sysMountRoot(sys, root);
 
 Deno.test("mount options: flags and data", () => {
   assert.deepEqual(parseMountOptions(["nosuid", "noexec", "mode=755", "ro"]), {
@@ -47,7 +53,7 @@ Deno.test("mount plan: read-only root remounts / after the pivot", () => {
 
 Deno.test("apply: the exact syscall sequence on the fake", () => {
   const sys = new RecordingSys();
-  applyMounts(sys, planMounts(spec()), join);
+  applyMounts(sys, planMounts(spec()), joined(sys));
   const c = sys.calls;
   assert.equal(c[0], "mount none / - MS_REC|MS_PRIVATE");
   assert.equal(c[1], "mount /r /r - MS_BIND|MS_REC");
@@ -89,7 +95,7 @@ Deno.test("apply: bind mounts make a file or directory target and remount read-o
         readonly: false,
       },
     ],
-    join,
+    joined(sys),
     () => "",
   );
   assert.deepEqual(sys.calls.slice(1), [
@@ -125,7 +131,7 @@ Deno.test("apply: read-only remounts keep the mount's locked nosuid/nodev/noexec
       { op: "pivot", root: "/r" },
       { op: "readonly-root" },
     ],
-    join,
+    joined(sys),
     () => mountinfo,
   );
   assert.ok(
@@ -145,7 +151,7 @@ Deno.test("apply: a failing mount stops the sequence with the syscall error", ()
   const sys = new RecordingSys();
   sys.failOn = [{ prefix: "mount proc", code: "EPERM" }];
   assert.throws(
-    () => applyMounts(sys, planMounts(spec()), join),
+    () => applyMounts(sys, planMounts(spec()), joined(sys)),
     (e: unknown) => e instanceof SysError && e.code === "EPERM",
   );
   assert.ok(!sys.calls.some((c) => c.startsWith("pivot_root")));
@@ -198,7 +204,7 @@ Deno.test("apply: nodev rootfs and restricted binds are remounted with the flags
         restrict: MS.MS_NODEV,
       },
     ],
-    join,
+    joined(sys),
     () => "",
   );
   assert.ok(
@@ -209,4 +215,33 @@ Deno.test("apply: nodev rootfs and restricted binds are remounted with the flags
     sys.calls.includes("mount none /r/d - MS_NODEV|MS_REMOUNT|MS_BIND"),
     sys.calls.join("\n"),
   );
+});
+
+Deno.test("mount plan: the workdir is made before the pivot (a read-only root still gets it)", () => {
+  const s = spec("/r", ["--read-only", "-w", "/new/dir", "--tmpfs", "/new"]);
+  const ops = planMounts(s).map((o) =>
+    o.op + ("dest" in o ? " " + o.dest : "")
+  );
+  assert.ok(ops.indexOf("workdir /new/dir") > ops.indexOf("mount /new"));
+  assert.ok(ops.indexOf("workdir /new/dir") < ops.indexOf("pivot"));
+  assert.equal(ops.at(-1), "readonly-root");
+  assert.equal(planMounts(spec()).some((o) => o.op === "workdir"), false);
+});
+
+Deno.test("apply: proc on a symlinked /proc is refused, naming /proc and the link", () => {
+  const sys = new RecordingSys();
+  const root = sysMountRoot(sys, "/r");
+  const withLink = (_: string) => ({
+    ...root,
+    lstat: (dest: string) =>
+      dest === "/proc" ? { kind: "symlink" as const, link: "/dev" } : null,
+  });
+  assert.throws(
+    () => applyMounts(sys, planMounts(spec()), withLink),
+    (e: unknown) =>
+      e instanceof Error &&
+      e.message ===
+        "mount point /proc: a symlink (to /dev) in the rootfs; proc must be mounted on a directory",
+  );
+  assert.equal(sys.calls.some((c) => c.includes("proc")), false);
 });

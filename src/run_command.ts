@@ -15,7 +15,9 @@ import {
   specFromOptions,
 } from "./cli.ts";
 import type { Device } from "./spec.ts";
-import { secureJoin } from "./paths.ts";
+import { withRoot } from "./linux/in_root.ts";
+import { reachableWarning } from "./rootfs/guard.ts";
+import { trackMountPoints } from "./rootfs/mount_points.ts";
 import { hostCapabilities } from "./security/capabilities.ts";
 import { resolveUser } from "./security/user.ts";
 
@@ -42,6 +44,8 @@ async function prepareAndRun(
   const { early } = started;
   const { runContainer, initArgv } = launcher;
   const rootPath = resolveRootfs(opts.root);
+  const reachable = reachableWarning(rootPath);
+  if (reachable) console.error(reachable);
   let spec = specFromOptions(opts, gatherHostFacts(opts, rootPath));
   const { cgroupStep, formatBytes } = await import("./cgroup_setup.ts");
   let rootless: LaunchOptions["rootless"];
@@ -82,6 +86,14 @@ async function prepareAndRun(
   const setup: HostSetup[] = opts.network.mode === "bridge"
     ? [bridgeStep(opts, id, rootPath)]
     : [];
+  // Last: mount points the init will make (bridge: /etc/hosts) are removed
+  // again after the run.
+  setup.push((_pid, cfg) =>
+    trackMountPoints(rootPath, {
+      mounts: cfg.spec.mounts,
+      cwd: cfg.spec.process.cwd,
+    })
+  );
   const setupBeforeExec: HostSetup[] = wantCgroup
     ? [cgroupStep(spec, (cg) => cgroup = cg, started.cgroup)]
     : [];
@@ -171,9 +183,9 @@ function bridgeStep(opts: RunOptions, id: string, rootPath: string): HostSetup {
     }
     let hasEtc = false;
     try {
-      hasEtc = Deno.statSync(secureJoin(rootPath, "/etc")).isDirectory;
+      hasEtc = withRoot(rootPath, (r) => r.stat("/etc")?.type === "dir");
     } catch {
-      // no /etc: no hosts file
+      // no usable /etc: no hosts file
     }
     if (net.hostsFile && hasEtc) {
       cfg.spec.mounts.push({
@@ -187,6 +199,9 @@ function bridgeStep(opts: RunOptions, id: string, rootPath: string): HostSetup {
   };
 }
 
+/** The most of a rootfs's /etc/passwd or /etc/group `-u` reads (glibc has no limit; 1 MiB is ~20,000 users). */
+const MAX_ID_FILE = 1 << 20;
+
 /** Read what the spec depends on from the host and the rootfs. */
 function gatherHostFacts(opts: RunOptions, rootPath: string): HostFacts {
   const facts: HostFacts = {
@@ -196,13 +211,10 @@ function gatherHostFacts(opts: RunOptions, rootPath: string): HostFacts {
     kernel: Deno.osRelease(),
   };
   if (opts.user !== undefined) {
-    const read = (p: string) => {
-      try {
-        return Deno.readTextFileSync(secureJoin(rootPath, p));
-      } catch {
-        return null;
-      }
-    };
+    // Bounded, regular files only: the rootfs may hold a FIFO or a huge
+    // sparse file there.
+    const read = (p: string) =>
+      withRoot(rootPath, (r) => r.readTextBounded(p, MAX_ID_FILE));
     facts.user = resolveUser(
       opts.user,
       read("/etc/passwd"),

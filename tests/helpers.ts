@@ -25,13 +25,15 @@ let rootPromise: Promise<string> | undefined;
 /** A busybox rootfs in a temporary directory, built on first use. */
 export function busyboxRoot(): Promise<string> {
   rootPromise ??= (async () => {
-    const dir = await Deno.makeTempDir({ prefix: "tinyc-test-root-" });
-    // makeTempDir gives 0700; a container's / must be traversable by any uid.
-    await Deno.chmod(dir, 0o755);
+    // makeTempDir gives 0700: other host users cannot reach the rootfs
+    // (so tinyc run does not warn); the rootfs itself gets 0755, as a
+    // container's / must be traversable by any uid.
+    const parent = await Deno.makeTempDir({ prefix: "tinyc-test-root-" });
+    const dir = `${parent}/root`;
     await buildBusyboxRootfs(dir);
     globalThis.addEventListener("unload", () => {
       try {
-        Deno.removeSync(dir, { recursive: true });
+        Deno.removeSync(parent, { recursive: true });
       } catch {
         // best effort
       }

@@ -143,7 +143,8 @@ async function ensureUser(name: string, subids: boolean): Promise<TestUser> {
   Deno.mkdirSync(denoDir, { recursive: true });
   await must(["chown", "-R", `${uid}:${gid}`, denoDir]);
   const work = Deno.makeTempDirSync({ prefix: `tinyc-rl-${name}-` });
-  Deno.chmodSync(work, 0o755);
+  // The user's own, closed to others (tinyc run warns otherwise).
+  Deno.chmodSync(work, 0o700);
   Deno.chownSync(work, uid, gid);
   globalThis.addEventListener("unload", () => {
     try {
@@ -424,4 +425,38 @@ Deno.test({
   ]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^\d+\n$/);
+});
+
+Deno.test({
+  name: "rootless: rootfs rm removes files a container gave to subordinate ids",
+  ignore,
+}, async () => {
+  const { full: u } = await users();
+  const dir = `${u.root}/../rm-me`;
+  const built = await asUser(u, ["rootfs", dir]);
+  assert.equal(built.code, 0, built.stderr);
+  const r = await asUser(u, [
+    "run",
+    "--root",
+    dir,
+    "--",
+    "/bin/sh",
+    "-c",
+    "mkdir /tmp/d && touch /tmp/d/f && chown -R 1000:1000 /tmp/d && chmod 700 /tmp/d",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  // Outside, the files belong to a subordinate id: the user cannot remove them.
+  const plain = await cmd([
+    "runuser",
+    "-u",
+    u.name,
+    "--",
+    "rm",
+    "-rf",
+    `${dir}/tmp/d`,
+  ]);
+  assert.notEqual(plain.code, 0);
+  const rm = await asUser(u, ["rootfs", "rm", dir]);
+  assert.equal(rm.code, 0, rm.stderr);
+  assert.throws(() => Deno.lstatSync(dir));
 });

@@ -16,6 +16,8 @@ import { delimiter, isAbsolute, join, resolve } from "node:path";
 import { TinycError } from "../errors.ts";
 import { readElf } from "./elf.ts";
 import { copyIntoRoot } from "./layout.ts";
+import { withRoot } from "../linux/in_root.ts";
+import { claimForAdd } from "./guard.ts";
 
 /** What {@link parseLdd} finds in `ldd` output. */
 export interface LddResult {
@@ -233,15 +235,17 @@ export async function installProgram(
 
 /** Copy each step into `root`, mirroring the host's symlinks; the container paths written, once each. */
 function applySteps(root: string, steps: readonly InstallStep[]): string[] {
-  const written: string[] = [];
-  for (const step of steps) {
-    const at = copyIntoRoot(root, step.source, step.path, {
-      mirror: "/",
-      mirrorLast: step.source === step.path,
-    });
-    if (!written.includes(at)) written.push(at);
-  }
-  return written;
+  return withRoot(root, (r) => {
+    const written: string[] = [];
+    for (const step of steps) {
+      const at = copyIntoRoot(r, step.source, step.path, {
+        mirror: "/",
+        mirrorLast: step.source === step.path,
+      });
+      if (!written.includes(at)) written.push(at);
+    }
+    return written;
+  });
 }
 
 /**
@@ -260,6 +264,6 @@ export async function addBinaries(
     plan.push(...await planProgram(path, path));
   }
   // Only now: a bad program name must not leave an empty rootfs behind.
-  Deno.mkdirSync(root, { recursive: true });
+  claimForAdd(root);
   return applySteps(root, plan);
 }

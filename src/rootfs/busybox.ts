@@ -12,7 +12,8 @@
 import { posix } from "node:path";
 import { TinycError } from "../errors.ts";
 import { readElf } from "./elf.ts";
-import { resolveInRoot } from "./in_root.ts";
+import { withRoot } from "../linux/in_root.ts";
+import { claimForBuild } from "./guard.ts";
 import { applyLayout, type LayoutOp, planBaseLayout } from "./layout.ts";
 
 /** Where Debian's busybox-static puts busybox. */
@@ -117,24 +118,26 @@ export interface BusyboxOptions {
 
 /**
  * Build (or refresh) a busybox rootfs in `dir`. Idempotent, and works as an
- * unprivileged user (files are owned by the caller).
+ * unprivileged user (files are owned by the caller). `dir` must be new,
+ * empty or a tinyc rootfs (see `guard.ts`); returns whether it was created.
  */
 export async function buildBusyboxRootfs(
   dir: string,
   opts: BusyboxOptions = {},
-): Promise<void> {
+): Promise<boolean> {
   const busybox = opts.busybox ?? DEFAULT_BUSYBOX;
   checkStaticBusybox(busybox);
   const applets = await busyboxApplets(busybox);
+  const created = claimForBuild(dir);
   applyLayout(dir, planBusyboxRootfs(busybox, applets));
+  return created;
 }
 
 /** True when `dir` looks like a built rootfs: `/bin/sh` resolves to an executable file in it. */
 export function isRootfsReady(dir: string): boolean {
   try {
-    const r = resolveInRoot(dir, "/bin/sh");
-    return r.stat !== null && r.stat.isFile &&
-      ((r.stat.mode ?? 0) & 0o111) !== 0;
+    const st = withRoot(dir, (r) => r.stat("/bin/sh"));
+    return st !== null && st.type === "file" && (st.mode & 0o111) !== 0;
   } catch {
     return false;
   }

@@ -147,13 +147,30 @@ Deno.test({
   async fn() {
     const tmp = await Deno.makeTempDir();
     try {
-      // A rootfs whose /etc points at "/outside": from the host that is a
-      // host path; inside the rootfs it must mean ROOT/outside.
+      // The issue's attack: a container deleted /bin/sh (so `deno task
+      // start` rebuilds), planted the old temporary names as symlinks to a
+      // host file, and turned /etc into an absolute symlink to a host
+      // directory. The rebuild must write nothing outside the rootfs.
       const root = join(tmp, "root");
-      await Deno.mkdir(join(root, "outside"), { recursive: true });
-      await Deno.symlink("/outside", join(root, "etc"));
       await buildBusyboxRootfs(root);
-      assert.ok(Deno.statSync(join(root, "outside/passwd")).isFile);
+      const victim = join(tmp, "victim"), hostEtc = join(tmp, "hostetc");
+      Deno.writeTextFileSync(victim, "precious");
+      Deno.mkdirSync(hostEtc);
+      Deno.removeSync(join(root, "bin/sh"));
+      for (let n = 1; n < 200; n++) {
+        for (const f of ["bin/busybox", "etc/passwd", "bin/sh"]) {
+          Deno.symlinkSync(victim, join(root, `${f}.tinyc-tmp-${n}`));
+        }
+      }
+      Deno.symlinkSync(victim, join(root, `bin/busybox.tinyc-tmp-${Deno.pid}`));
+      Deno.removeSync(join(root, "etc"), { recursive: true });
+      Deno.symlinkSync(hostEtc, join(root, "etc"));
+      await buildBusyboxRootfs(root);
+      assert.equal(Deno.readTextFileSync(victim), "precious");
+      assert.deepEqual([...Deno.readDirSync(hostEtc)], []);
+      assert.equal(Deno.readLinkSync(join(root, "bin/sh")), "busybox");
+      // /etc still means ROOT/<hostEtc> inside the rootfs: files went there.
+      assert.ok(Deno.statSync(join(root, hostEtc, "passwd")).isFile);
     } finally {
       await Deno.remove(tmp, { recursive: true });
     }

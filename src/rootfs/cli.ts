@@ -4,6 +4,7 @@
  * ```
  * tinyc rootfs [DIR]            busybox rootfs in DIR (default ./bb_root)
  * tinyc rootfs add DIR BIN...   copy host programs and their libraries into DIR
+ * tinyc rootfs rm DIR           remove a tinyc rootfs (rootless: in a user namespace)
  * ```
  *
  * @module
@@ -13,6 +14,8 @@ import { parseArgs } from "node:util";
 import { TinycError } from "../errors.ts";
 import { addBinaries } from "./add.ts";
 import { buildBusyboxRootfs, DEFAULT_BUSYBOX } from "./busybox.ts";
+import { reachableWarning, ROOTFS_MARKER } from "./guard.ts";
+import { removeRootfs } from "./remove.ts";
 
 /** Where `tinyc rootfs` builds when given no directory. */
 export const DEFAULT_ROOTFS_DIR = "./bb_root";
@@ -20,14 +23,19 @@ export const DEFAULT_ROOTFS_DIR = "./bb_root";
 /** `tinyc rootfs --help`. */
 export const ROOTFS_HELP = `Usage: tinyc rootfs [DIR]
        tinyc rootfs add DIR BIN...
+       tinyc rootfs rm DIR
 
 Build a busybox rootfs in DIR (default ${DEFAULT_ROOTFS_DIR}) from the host's
 static busybox (${DEFAULT_BUSYBOX}, Debian package busybox-static): bin/busybox
 and a link per applet, /proc /sys /dev /tmp /etc /root, /etc/passwd, /etc/group
-and /etc/hosts. Running it again refreshes the rootfs and keeps edited /etc files.
+and /etc/hosts, and the marker /${ROOTFS_MARKER}. DIR must be new, empty or a
+tinyc rootfs. Running it again refreshes the rootfs; edited /etc files and any
+file or directory put where a link would go are kept.
 
 Commands:
   add DIR BIN...   copy host programs into DIR (see tinyc rootfs add --help)
+  rm DIR           remove the tinyc rootfs DIR, also files a rootless
+                   container gave to subordinate ids
 
 Options:
   --busybox PATH   the static busybox to use (default ${DEFAULT_BUSYBOX})
@@ -41,6 +49,18 @@ Copy each host program BIN (a path, or a name looked up in PATH) into the
 rootfs DIR at the same absolute path, together with its #! interpreter, its
 ELF loader and every shared library ldd lists. The host's symlinks on those
 paths (/lib -> usr/lib, /lib64/ld-linux-x86-64.so.2 -> ...) are recreated.
+
+Options:
+  -h, --help   show this help
+`;
+
+/** `tinyc rootfs rm --help`. */
+export const ROOTFS_RM_HELP = `Usage: tinyc rootfs rm DIR
+
+Remove the rootfs DIR: only a tinyc rootfs (one holding /${ROOTFS_MARKER}, or
+a busybox rootfs tinyc built), never /. As an ordinary user the removal runs
+as root of a user namespace with the same id mapping as rootless containers,
+so files a container gave to subordinate ids go too.
 
 Options:
   -h, --help   show this help
@@ -65,6 +85,7 @@ function parse<T>(call: () => T): T {
  */
 export async function rootfsCommand(args: string[]): Promise<number> {
   if (args[0] === "add") return await addCommand(args.slice(1));
+  if (args[0] === "rm") return await rmCommand(args.slice(1));
   const { values, positionals } = parse(() =>
     parseArgs({
       args,
@@ -88,8 +109,36 @@ export async function rootfsCommand(args: string[]): Promise<number> {
   const busybox = typeof values.busybox === "string"
     ? values.busybox
     : undefined;
-  await buildBusyboxRootfs(dir, { busybox });
+  const created = await buildBusyboxRootfs(dir, { busybox });
+  if (created) warnIfReachable(dir);
   console.log(`busybox rootfs ready in ${dir}`);
+  return 0;
+}
+
+function warnIfReachable(dir: string): void {
+  const warning = reachableWarning(Deno.realPathSync(dir));
+  if (warning) console.error(warning);
+}
+
+async function rmCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(() =>
+    parseArgs({
+      args,
+      allowPositionals: true,
+      options: { help: { type: "boolean", short: "h" } },
+    })
+  );
+  if (values.help) {
+    console.log(ROOTFS_RM_HELP.trimEnd());
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    throw new TinycError(
+      "rootfs rm: expected one directory (see tinyc rootfs rm --help)",
+    );
+  }
+  await removeRootfs(positionals[0]);
+  console.log(`removed ${positionals[0]}`);
   return 0;
 }
 
@@ -111,7 +160,16 @@ async function addCommand(args: string[]): Promise<number> {
     );
   }
   const [dir, ...binaries] = positionals;
+  const existed = (() => {
+    try {
+      Deno.lstatSync(dir);
+      return true;
+    } catch {
+      return false;
+    }
+  })();
   const written = await addBinaries(dir, binaries);
+  if (!existed) warnIfReachable(dir);
   console.log(
     `added ${binaries.join(", ")} to ${dir} (${written.length} files)`,
   );

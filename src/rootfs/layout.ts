@@ -6,15 +6,19 @@
  * file, then rename, so a binary a running container executes is never
  * rewritten in place, which would fail with ETXTBSY).
  *
- * All paths are container paths resolved with {@link resolveInRoot}, so an
- * absolute symlink inside the rootfs can never redirect a write to the host.
+ * All paths are container paths; every access goes through {@link InRoot},
+ * which resolves them inside the rootfs, so an absolute symlink a container
+ * planted can never redirect a write to the host. Files are written under a
+ * random name (`O_EXCL|O_NOFOLLOW`) and renamed into place. Symlink steps
+ * replace only symlinks: a file or directory the user put there stays.
  *
  * @module
  */
 
 import { join, posix } from "node:path";
 import { TinycError } from "../errors.ts";
-import { resolveInRoot } from "./in_root.ts";
+import { hostStat, type InRoot, withRoot } from "../linux/in_root.ts";
+import { walkInRoot } from "./mirror.ts";
 
 /** One step of building a rootfs. `path` is a container path (`/etc/passwd`). */
 export type LayoutOp =
@@ -78,29 +82,6 @@ export function planBaseLayout(opts: BaseLayoutOptions = {}): LayoutOp[] {
   ];
 }
 
-/** Write `data` (or a copy of host file `source`) to `hostPath` through a temporary name and rename. */
-function replaceFile(
-  hostPath: string,
-  from: { data: Uint8Array; mode: number } | { source: string },
-): void {
-  const tmp = `${hostPath}.tinyc-tmp-${Deno.pid}`;
-  try {
-    if ("source" in from) {
-      // copyFile carries the permission bits over.
-      Deno.copyFileSync(from.source, tmp);
-    } else {
-      Deno.writeFileSync(tmp, from.data, { mode: from.mode });
-      Deno.chmodSync(tmp, from.mode); // writeFile's mode is masked by umask
-    }
-    Deno.renameSync(tmp, hostPath);
-  } catch (err) {
-    try {
-      Deno.removeSync(tmp);
-    } catch { /* it was never created */ }
-    throw err;
-  }
-}
-
 /** How many symlinks a copy follows at its destination's last component (as ELOOP). */
 const MAX_LAST_HOPS = 40;
 
@@ -110,6 +91,11 @@ function readLinkOrNull(path: string): string | null {
   } catch {
     return null;
   }
+}
+
+/** Run `fn` on `root` (an open rootfs, or a directory to open for the call). */
+function onRoot<T>(root: string | InRoot, fn: (r: InRoot) => T): T {
+  return typeof root === "string" ? withRoot(root, fn) : fn(root);
 }
 
 /** Options for {@link copyIntoRoot}. */
@@ -138,107 +124,113 @@ export interface CopyOptions {
  * Returns the container path the file was written at, after symlinks.
  */
 export function copyIntoRoot(
-  root: string,
+  root: string | InRoot,
   source: string,
   path: string,
   opts: CopyOptions = {},
 ): string {
+  return onRoot(root, (r) => copyInto(r, source, path, opts));
+}
+
+function copyInto(
+  root: InRoot,
+  source: string,
+  path: string,
+  opts: CopyOptions,
+): string {
   const { mirror, mirrorLast = true } = opts;
-  let r = resolveInRoot(root, path, {
+  let r = walkInRoot(root, path, {
     create: true,
     mirror,
     mirrorLast,
     noFollowLast: true,
   });
-  for (let hops = 0; r.stat?.isSymlink; hops++) {
-    const target = Deno.readLinkSync(r.hostPath);
+  for (let hops = 0; r.stat?.type === "symlink"; hops++) {
+    const target = root.readlink(r.path);
     const hostTarget = mirror === undefined || !mirrorLast
       ? null
       : readLinkOrNull(join(mirror, r.path));
     if (hostTarget !== target) break; // replace the link itself (rename does)
     if (hops >= MAX_LAST_HOPS) {
       throw new TinycError(
-        `\`${path}\` in \`${root}\`: too many levels of symbolic links`,
+        `\`${path}\` in \`${root.dir}\`: too many levels of symbolic links`,
       );
     }
-    const next = target.startsWith("/")
-      ? target
-      : posix.join(posix.dirname(r.path), target);
-    r = resolveInRoot(root, next, { create: true, mirror, noFollowLast: true });
+    const next = target!.startsWith("/")
+      ? target!
+      : posix.join(posix.dirname(r.path), target!);
+    r = walkInRoot(root, next, { create: true, mirror, noFollowLast: true });
   }
-  if (r.stat?.isDirectory) {
+  if (r.stat?.type === "dir") {
     throw new TinycError(
-      `copy \`${source}\` to \`${path}\` in \`${root}\`: ${r.path} is a directory`,
+      `copy \`${source}\` to \`${path}\` in \`${root.dir}\`: ${r.path} is a directory`,
     );
   }
-  if (r.stat?.isFile) {
-    // Copying a file onto itself (root is `/`, or a hard link) would truncate it.
-    const src = Deno.statSync(source);
+  const src = hostStat(source);
+  if (r.stat?.type === "file") {
+    // Copying a file onto itself (a hard link) would truncate it.
     if (src.dev === r.stat.dev && src.ino === r.stat.ino) return r.path;
   }
-  replaceFile(r.hostPath, { source });
+  // The permission bits, without setuid/setgid: a copy must not become a
+  // setuid program other host users could reach (and no_new_privs makes
+  // them useless inside anyway).
+  root.writeFileAtomic(r.path, { source }, src.mode & 0o1777);
   return r.path;
 }
 
-function applyOne(root: string, op: LayoutOp): void {
+function applyOne(root: InRoot, op: LayoutOp): void {
+  const what = `\`${op.path}\` in \`${root.dir}\``;
   switch (op.kind) {
     case "dir": {
-      const r = resolveInRoot(root, op.path, { create: true });
-      if (r.stat === null) Deno.mkdirSync(r.hostPath);
-      else if (!r.stat.isDirectory) {
-        throw new TinycError(
-          `\`${op.path}\` in \`${root}\`: exists and is not a directory`,
-        );
+      const r = walkInRoot(root, op.path, { create: true });
+      if (r.stat === null) root.mkdir(r.path, op.mode);
+      else if (r.stat.type !== "dir") {
+        throw new TinycError(`${what}: exists and is not a directory`);
       }
       // mkdir's mode is masked by umask, and 1777 needs an explicit chmod anyway.
-      const mode = (r.stat?.mode ?? 0) & 0o7777;
-      if (r.stat === null || mode !== op.mode) {
-        Deno.chmodSync(r.hostPath, op.mode);
+      if (r.stat === null || r.stat.mode !== op.mode) {
+        root.chmodDir(r.path, op.mode);
       }
       return;
     }
     case "symlink": {
-      const r = resolveInRoot(root, op.path, {
-        create: true,
-        noFollowLast: true,
-      });
-      if (r.stat?.isSymlink && Deno.readLinkSync(r.hostPath) === op.target) {
-        return;
+      const r = walkInRoot(root, op.path, { create: true, noFollowLast: true });
+      if (r.stat === null) root.symlink(r.path, op.target);
+      else if (r.stat.type === "symlink") {
+        if (root.readlink(r.path) !== op.target) {
+          root.replaceWithSymlink(r.path, op.target);
+        }
       }
-      if (r.stat?.isDirectory) {
-        throw new TinycError(
-          `symlink \`${op.path}\` in \`${root}\`: a directory is in the way`,
-        );
-      }
-      if (r.stat) Deno.removeSync(r.hostPath);
-      Deno.symlinkSync(op.target, r.hostPath);
+      // A file or directory there is the user's (their own `ls`): kept.
       return;
     }
     case "file": {
-      const r = resolveInRoot(root, op.path, { create: true });
+      const r = walkInRoot(root, op.path, { create: true });
       if (r.stat && op.keep) return;
-      if (r.stat?.isDirectory) {
-        throw new TinycError(
-          `\`${op.path}\` in \`${root}\`: a directory is in the way`,
-        );
+      if (r.stat?.type === "dir") {
+        throw new TinycError(`${what}: a directory is in the way`);
       }
-      replaceFile(r.hostPath, {
-        data: new TextEncoder().encode(op.content),
-        mode: op.mode,
-      });
+      root.writeFileAtomic(
+        r.path,
+        new TextEncoder().encode(op.content),
+        op.mode,
+      );
       return;
     }
     case "copy":
-      copyIntoRoot(root, op.source, op.path);
+      copyInto(root, op.source, op.path, {});
       return;
   }
 }
 
 /**
- * Apply `ops` in order to rootfs directory `root`, creating `root` itself if
+ * Apply `ops` in order to rootfs directory `root`, creating `root` itself
+ * (mode 0755: a container's non-root users need to traverse its `/`) if
  * needed. Safe to run again on a finished rootfs.
  */
 export function applyLayout(root: string, ops: readonly LayoutOp[]): void {
-  Deno.mkdirSync(root, { recursive: true });
-  for (const op of ops) applyOne(root, op);
+  Deno.mkdirSync(root, { recursive: true, mode: 0o755 });
+  withRoot(root, (r) => {
+    for (const op of ops) applyOne(r, op);
+  });
 }

@@ -50,17 +50,20 @@ Deno.test("applyLayout: modes are exact despite the umask, and rerunning is fine
   });
 });
 
-Deno.test("applyLayout: symlinks are re-pointed, files replaced unless keep", async () => {
+Deno.test("applyLayout: symlinks are re-pointed, a file where a link goes is kept", async () => {
   await withTemp((root) => {
-    Deno.writeTextFileSync(join(root, "sh"), "old file");
+    Deno.writeTextFileSync(join(root, "ls"), "the user's own ls");
+    Deno.symlinkSync("elsewhere", join(root, "sh"));
     Deno.writeTextFileSync(join(root, "kept"), "mine");
     Deno.writeTextFileSync(join(root, "replaced"), "mine");
     applyLayout(root, [
       { kind: "symlink", path: "/sh", target: "busybox" },
+      { kind: "symlink", path: "/ls", target: "busybox" },
       { kind: "file", path: "/kept", content: "new", mode: 0o644, keep: true },
       { kind: "file", path: "/replaced", content: "new", mode: 0o644 },
     ]);
     assert.equal(Deno.readLinkSync(join(root, "sh")), "busybox");
+    assert.equal(Deno.readTextFileSync(join(root, "ls")), "the user's own ls");
     assert.equal(Deno.readTextFileSync(join(root, "kept")), "mine");
     assert.equal(Deno.readTextFileSync(join(root, "replaced")), "new");
   });
