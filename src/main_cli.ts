@@ -85,5 +85,14 @@ it: the same as 'tinyc run --root=./bb_root --shell=/bin/sh'.`);
     console.error("tinyc: building ./bb_root from the host's busybox");
     await buildBusyboxRootfs("./bb_root");
   }
-  return await runCommand(["--root=./bb_root", "--shell=/bin/sh", ...args]);
+  return await runCommand(startArgs(args));
+}
+
+/**
+ * The `tinyc run` arguments of `tinyc start ARGS`: the rootfs is ./bb_root
+ * and the command the user's (`start -- ls`, `start --shell /bin/ash`), else
+ * run's default /bin/sh.
+ */
+export function startArgs(args: readonly string[]): string[] {
+  return ["--root=./bb_root", ...args];
 }
