@@ -54,11 +54,20 @@ function prctl(option: number, arg: number): void {
   libc().syscall(BigInt(SYS.prctl), BigInt(option), BigInt(arg), 0n, 0n, 0n);
 }
 
+/**
+ * The attached launcher's container dies with it: armed here, and again
+ * after the credential change that clears it (security plan, parentDeath).
+ */
+const DIE_WITH_LAUNCHER = SIGKILL;
+/** Our parent's pid, before it could die (0 as PID 1 of a new PID namespace). */
+let launcherPid = 0;
+
 /** Entry point of `tinyc __init`. Never returns. */
 export function initMain(): never {
+  launcherPid = libc().getppid();
   // Die with the launcher. Set before reading: if the launcher is already
   // gone, the read below sees EOF.
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  prctl(PR_SET_PDEATHSIG, DIE_WITH_LAUNCHER);
   // Device nodes and mount points get exactly the modes asked for.
   libc().umask(0);
   trace("init running");
@@ -240,6 +249,11 @@ function startContainer(cfg: InitConfig): never {
       }
       : null,
     lastCap: cfg.lastCap,
+    parentDeath: {
+      signal: DIE_WITH_LAUNCHER,
+      ppid: launcherPid,
+      reportFd: REPORT_FD,
+    },
   });
 
   trace("init exec");

@@ -54,6 +54,15 @@ const SYMBOLS = {
     result: "isize",
     nonblocking: true,
   },
+  // int poll(struct pollfd *fds, nfds_t nfds, int timeout);
+  poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
+  // Same, on a pool thread (the pty relay waits in it; errno is lost).
+  poll_async: {
+    name: "poll",
+    parameters: ["buffer", "u64", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
   // ssize_t write(int fd, const void *buf, size_t count);
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   // int pipe2(int fds[2], int flags);
