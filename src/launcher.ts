@@ -37,7 +37,8 @@ import {
 } from "./process.ts";
 import { TinycError } from "./errors.ts";
 import { trace } from "./trace.ts";
-import { relay, takeFd } from "./terminal.ts";
+import { type SavedTerminal, saveTerminal, takeFd } from "./terminal.ts";
+import { relay } from "./pty_relay.ts";
 
 /** Namespaces the launcher unshares (the cgroup ns is the init's own). */
 const NS_TABLE: Array<
@@ -214,7 +215,10 @@ const FORWARDED: Deno.Signal[] = [
 
 /** Run the container described by `opts.spec`; resolves to its exit status. */
 export async function runContainer(opts: LaunchOptions): Promise<number> {
-  const run = new ContainerRun(opts);
+  // The user's terminal is put back as it was, whatever the container (or
+  // -t's raw mode) did to it.
+  const terminal = saveTerminal();
+  const run = new ContainerRun(opts, terminal);
   let code = 0;
   let error: unknown;
   try {
@@ -224,6 +228,7 @@ export async function runContainer(opts: LaunchOptions): Promise<number> {
   }
   // 7. cleanup, newest first; every step runs, the first error wins.
   const cleanupError = await run.cleanup();
+  terminal.restore();
   if (error !== undefined) throw error;
   if (cleanupError !== undefined) throw cleanupError;
   return code;
@@ -247,7 +252,10 @@ class ContainerRun {
     this.forwarders = [];
   }
 
-  constructor(private readonly opts: LaunchOptions) {}
+  constructor(
+    private readonly opts: LaunchOptions,
+    private readonly terminal: SavedTerminal,
+  ) {}
 
   private close(fd: number): void {
     if (this.fds.delete(fd)) this.sys.close(fd);
@@ -373,7 +381,13 @@ class ContainerRun {
     failure ??= receiveMessage<InitFailure>(report);
     this.close(report);
     if (failure) throw new TinycError(failure.message, failure.code);
-    const pty = master >= 0 ? relay(master) : undefined;
+    let pty;
+    if (master >= 0) {
+      // The relay owns the master from here (closing it hangs up the pty).
+      this.fds.delete(master);
+      this.terminal.makeRaw();
+      pty = relay(master);
+    }
     trace("command started");
 
     // 6. the container runs: forward signals, wait.
@@ -382,13 +396,9 @@ class ContainerRun {
       status = await waitAsync(this.child);
     } finally {
       this.stopForwarding();
-      if (pty) {
-        // The container is gone, and with it the last slave fd: the relay
-        // drains what is left and ends (bounded, should a descendant linger).
-        pty.stop();
-        await Promise.race([pty.done, new Promise((r) => setTimeout(r, 1000))]);
-        this.close(master);
-      }
+      // The container is gone, and with it the last slave fd: the relay
+      // drains what is left and ends (bounded, should a descendant linger).
+      await pty?.finish(1000);
     }
     this.exited = true;
     trace("container exited");
