@@ -39,6 +39,7 @@ import { TinycError } from "./errors.ts";
 import { trace } from "./trace.ts";
 import { type SavedTerminal, saveTerminal, takeFd } from "./terminal.ts";
 import { relay } from "./pty_relay.ts";
+import { onStrayError } from "./stray.ts";
 
 /** Namespaces the launcher unshares (the cgroup ns is the init's own). */
 const NS_TABLE: Array<
@@ -219,6 +220,8 @@ export async function runContainer(opts: LaunchOptions): Promise<number> {
   // -t's raw mode) did to it.
   const terminal = saveTerminal();
   const run = new ContainerRun(opts, terminal);
+  // An error nobody awaited (src/stray.ts) ends the run, through cleanup.
+  const unhook = onStrayError(() => run.abort());
   let code = 0;
   let error: unknown;
   try {
@@ -229,6 +232,7 @@ export async function runContainer(opts: LaunchOptions): Promise<number> {
   // 7. cleanup, newest first; every step runs, the first error wins.
   const cleanupError = await run.cleanup();
   terminal.restore();
+  unhook();
   if (error !== undefined) throw error;
   if (cleanupError !== undefined) throw cleanupError;
   return code;
@@ -246,6 +250,16 @@ class ContainerRun {
   private exited = false;
   private forwarders: Array<() => void> = [];
   private killedByUs = false;
+
+  private aborted = false;
+
+  /** End the run now: kill the container; start() returns, cleanup follows. */
+  abort(): void {
+    this.aborted = true;
+    if (this.exited) return;
+    if (this.pid > 0) signal(this.pid, 9);
+    if (this.child > 0 && this.child !== this.pid) signal(this.child, 9);
+  }
 
   private stopForwarding(): void {
     this.forwarders.forEach((remove) => remove());
@@ -368,6 +382,7 @@ class ContainerRun {
           cgroupMounts: cfg.cgroupMounts,
           seccomp: cfg.seccomp,
         };
+        if (this.aborted) throw new TinycError("run aborted");
         sendMessage(cfgWrite, go);
       } catch (e) {
         // The init may have failed first (then this is EPIPE or a vanished

@@ -10,6 +10,7 @@ import { trace } from "./trace.ts";
 import type { EarlyStart } from "./early.ts";
 import { parseFlags } from "./flags.ts";
 import { RUN_FLAGS } from "./run_flags.ts";
+import { strayError } from "./stray.ts";
 
 /** Run `tinyc CMD ARGS...`; resolves to the process exit status. */
 export async function runCli(
@@ -17,31 +18,44 @@ export async function runCli(
   args: string[],
   usage: string,
 ): Promise<number> {
+  let failure: { error: unknown } | undefined;
   try {
-    switch (cmd) {
-      case "run":
-        return await runCommand(args);
-      case "start":
-        return await startCommand(args);
-      case "rootfs": {
-        const { rootfsCommand } = await import("./rootfs/cli.ts");
-        return await rootfsCommand(args);
-      }
-      case undefined:
-      case "help":
-      case "--help":
-      case "-h":
-        console.log(usage);
-        return cmd === undefined ? 125 : 0;
-      default:
-        throw new TinycError(
-          `tinyc: unknown command ${cmd} (see 'tinyc --help')`,
-        );
+    const code = await dispatch(cmd, args, usage);
+    if (!strayError()) return code;
+  } catch (error) {
+    failure = { error };
+  }
+  // An error nobody awaited ended the run (after its cleanup): it is the cause.
+  const err = (strayError() ?? failure)!.error;
+  const msg = oneLine(err);
+  console.error(msg.startsWith("tinyc") ? msg : `tinyc: ${msg}`);
+  return err instanceof TinycError ? err.exitCode : 125;
+}
+
+async function dispatch(
+  cmd: string | undefined,
+  args: string[],
+  usage: string,
+): Promise<number> {
+  switch (cmd) {
+    case "run":
+      return await runCommand(args);
+    case "start":
+      return await startCommand(args);
+    case "rootfs": {
+      const { rootfsCommand } = await import("./rootfs/cli.ts");
+      return await rootfsCommand(args);
     }
-  } catch (err) {
-    const msg = oneLine(err);
-    console.error(msg.startsWith("tinyc") ? msg : `tinyc: ${msg}`);
-    return err instanceof TinycError ? err.exitCode : 125;
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      console.log(usage);
+      return cmd === undefined ? 125 : 0;
+    default:
+      throw new TinycError(
+        `tinyc: unknown command ${cmd} (see 'tinyc --help')`,
+      );
   }
 }
 

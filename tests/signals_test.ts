@@ -15,16 +15,6 @@ import {
 
 const ignore = skipUnlessRoot("tests/signals_test.ts");
 
-/** Cgroup directories of launcher `pid` (tinyc-<pid>-<id>) in every hierarchy. */
-export async function cgroupsOf(pid: number): Promise<string[]> {
-  const out = await new Deno.Command("find", {
-    args: ["/sys/fs/cgroup", "-type", "d", "-name", `tinyc-${pid}-*`],
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l);
-}
-
 for (
   const [what, flags] of [
     ["-u 65534", ["-u", "65534"]],
