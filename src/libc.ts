@@ -2,7 +2,7 @@
  * The one place tinyc binds libc through `Deno.dlopen`.
  *
  * Every entry carries its C signature. Calls are synchronous on the calling
- * thread (never `nonblocking`, except `waitpid_async`): unshare, setns, capset,
+ * thread (never `nonblocking`, except `waitpid_async` and `poll_async`): unshare, setns, capset,
  * prctl and seccomp act on the calling thread only, and errno is thread-local,
  * so it must be read right after the call on the same thread.
  *
@@ -47,13 +47,6 @@ const SYMBOLS = {
   close: { parameters: ["i32"], result: "i32" },
   // ssize_t read(int fd, void *buf, size_t count);
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  // Same, on a pool thread (for relaying a pty; errno is lost).
-  read_async: {
-    name: "read",
-    parameters: ["i32", "buffer", "usize"],
-    result: "isize",
-    nonblocking: true,
-  },
   // int poll(struct pollfd *fds, nfds_t nfds, int timeout);
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
   // Same, on a pool thread (the pty relay waits in it; errno is lost).

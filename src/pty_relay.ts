@@ -52,9 +52,10 @@ export interface PtyRelay {
   /** Did writing to stdout fail (a closed pipe)? */
   readonly outputBroken: boolean;
   /**
-   * The container ended: wait for the rest of its output at most `ms`
-   * (a process elsewhere could hold the terminal open), then stop reading
-   * stdin and close the master. Idempotent; never rejects.
+   * The container ended: wait at most `ms` for the kernel to report its side
+   * closed (a process elsewhere could hold the terminal open), then stop
+   * reading stdin and close the master; resolves once everything read has
+   * been written to stdout (or stdout broke). Idempotent; never rejects.
    */
   finish(ms: number): Promise<void>;
 }
@@ -291,15 +292,16 @@ export function relay(master: number, io: RelayIO = stdio()): PtyRelay {
   });
   const done = (async () => {
     await looping;
+    // The loop is over: the container's side is gone, or stdout broke
+    // (closing the master hangs the terminal up, the container may still be
+    // writing), or finish() gave up waiting. No poll waits on the fds now.
+    close();
     if (!outputBroken && output.length > 0) {
       await new Promise<void>((r) => {
         outputIdle = r;
         pump();
       });
     }
-    // Stdout broke: hang up now, the container may still be writing. Else
-    // the container's side is gone already.
-    if (outputBroken || masterClosed) close();
   })();
 
   return {
@@ -310,17 +312,13 @@ export function relay(master: number, io: RelayIO = stdio()): PtyRelay {
     async finish(ms: number) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
-        done,
+        looping,
         new Promise((r) => timer = setTimeout(r, ms)),
       ]);
       clearTimeout(timer);
-      if (!closed) {
-        // Stop the loop first: no poll may be waiting on a closed fd.
-        stopping = true;
-        wake();
-        await looping;
-        close();
-      }
+      stopping = true;
+      wake();
+      await done;
     },
   };
 }
