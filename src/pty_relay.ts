@@ -32,6 +32,25 @@ const INPUT_LIMIT = 64 * 1024;
 /** Output queued for stdout before the master is read further. */
 const OUTPUT_LIMIT = 256 * 1024;
 
+/** Queued output chunks are joined up to this size for one stdout write. */
+const WRITE_BATCH = 64 * 1024;
+
+/** `chunks` with the leading ones joined into one of at most WRITE_BATCH bytes. */
+function batch(chunks: Uint8Array[]): Uint8Array[] {
+  let n = 0, count = 0;
+  while (count < chunks.length && n + chunks[count].length <= WRITE_BATCH) {
+    n += chunks[count++].length;
+  }
+  if (count < 2) return chunks;
+  const joined = new Uint8Array(n);
+  let off = 0;
+  for (const c of chunks.slice(0, count)) {
+    joined.set(c, off);
+    off += c.length;
+  }
+  return [joined, ...chunks.slice(count)];
+}
+
 /** Where the relay's stdin and stdout are (the launcher's own, or a test's). */
 export interface RelayIO {
   /** What to type into the terminal; null for nothing. */
@@ -167,6 +186,10 @@ export function relay(master: number, io: RelayIO = stdio()): PtyRelay {
     writing = true;
     try {
       while (output.length > 0 && !outputBroken) {
+        // One write for what has queued up (each is a trip to a thread).
+        if (output.length > 1 && output[0].length < WRITE_BATCH) {
+          output.splice(0, output.length, ...batch(output));
+        }
         const chunk = output[0];
         let n: number;
         try {
