@@ -2,9 +2,10 @@
  * The one place tinyc binds libc through `Deno.dlopen`.
  *
  * Every entry carries its C signature. Calls are synchronous on the calling
- * thread (never `nonblocking`, except `waitpid_async` and `poll_async`): unshare, setns, capset,
- * prctl and seccomp act on the calling thread only, and errno is thread-local,
- * so it must be read right after the call on the same thread.
+ * thread (never `nonblocking`, except `waitpid_async` and `poll_async`):
+ * unshare, setns, capset, prctl and seccomp act on the calling thread only,
+ * and errno is thread-local, so it must be read right after the call on the
+ * same thread.
  *
  * Variadic functions (`syscall`, `prctl`, `fcntl`) are reached through the
  * raw `syscall(2)` entry with integer/pointer arguments only, which is sound

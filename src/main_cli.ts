@@ -18,44 +18,46 @@ export async function runCli(
   args: string[],
   usage: string,
 ): Promise<number> {
-  let failure: { error: unknown } | undefined;
-  try {
-    const code = await dispatch(cmd, args, usage);
-    if (!strayError()) return code;
-  } catch (error) {
-    failure = { error };
-  }
+  const code = await runCliCommand(cmd, args, usage);
   // An error nobody awaited ended the run (after its cleanup): it is the cause.
-  const err = (strayError() ?? failure)!.error;
-  const msg = oneLine(err);
+  const stray = strayError();
+  if (stray === undefined) return code;
+  const msg = oneLine(stray.error);
   console.error(msg.startsWith("tinyc") ? msg : `tinyc: ${msg}`);
-  return err instanceof TinycError ? err.exitCode : 125;
+  return stray.error instanceof TinycError ? stray.error.exitCode : 125;
 }
 
-async function dispatch(
+async function runCliCommand(
   cmd: string | undefined,
   args: string[],
   usage: string,
 ): Promise<number> {
-  switch (cmd) {
-    case "run":
-      return await runCommand(args);
-    case "start":
-      return await startCommand(args);
-    case "rootfs": {
-      const { rootfsCommand } = await import("./rootfs/cli.ts");
-      return await rootfsCommand(args);
+  try {
+    switch (cmd) {
+      case "run":
+        return await runCommand(args);
+      case "start":
+        return await startCommand(args);
+      case "rootfs": {
+        const { rootfsCommand } = await import("./rootfs/cli.ts");
+        return await rootfsCommand(args);
+      }
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        console.log(usage);
+        return cmd === undefined ? 125 : 0;
+      default:
+        throw new TinycError(
+          `tinyc: unknown command ${cmd} (see 'tinyc --help')`,
+        );
     }
-    case undefined:
-    case "help":
-    case "--help":
-    case "-h":
-      console.log(usage);
-      return cmd === undefined ? 125 : 0;
-    default:
-      throw new TinycError(
-        `tinyc: unknown command ${cmd} (see 'tinyc --help')`,
-      );
+  } catch (err) {
+    if (strayError()) return 125; // the cause is printed by runCli
+    const msg = oneLine(err);
+    console.error(msg.startsWith("tinyc") ? msg : `tinyc: ${msg}`);
+    return err instanceof TinycError ? err.exitCode : 125;
   }
 }
 
