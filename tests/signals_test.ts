@@ -5,7 +5,9 @@
  */
 
 import assert from "node:assert/strict";
+import { cgroupsOf } from "./leftovers.ts";
 import {
+  busyboxRoot,
   pidsWithCmdline,
   sh,
   skipUnlessRoot,
@@ -52,3 +54,40 @@ for (
     assert.ok(!survived, `the container (${what}) survived its launcher`);
   });
 }
+
+Deno.test({
+  name:
+    "an error nobody awaited ends the run through its cleanup: one line, exit 125",
+  ignore,
+}, async () => {
+  const src = (p: string) => new URL(`../src/${p}`, import.meta.url).href;
+  const marker = `5${Math.floor(Math.random() * 1e6)}.5`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `import { catchStrayErrors } from "${src("stray.ts")}";
+       import { runCli } from "${src("main_cli.ts")}";
+       catchStrayErrors();
+       // A rejection no one handles, once the container runs.
+       setTimeout(() => { Promise.reject(new Error("boom")); }, 1500);
+       Deno.exit(await runCli("run", ${
+        JSON.stringify([
+          "--root",
+          await busyboxRoot(),
+          "--",
+          "sh",
+          "-c",
+          `exec sleep ${marker}`,
+        ])
+      }, ""));`,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const out = await child.output();
+  assert.equal(new TextDecoder().decode(out.stderr), "tinyc: boom\n");
+  assert.equal(out.code, 125);
+  assert.deepEqual(pidsWithCmdline(`sleep ${marker}`), []);
+  assert.deepEqual(await cgroupsOf(child.pid), []);
+});
