@@ -484,19 +484,34 @@ Deno.test({
     return found;
   };
   const container = () => procs().filter((p) => p.cmd === `sleep ${marker}`);
-  assert.equal(container().length, 1, JSON.stringify(procs()));
   const launcher = procs().find((p) =>
     p.cmd.startsWith(Deno.execPath()) && p.cmd.includes(" run --root ")
   );
-  assert.ok(launcher, JSON.stringify(procs()));
-  Deno.kill(launcher.pid, "SIGKILL");
-  await child.status;
-  const gone = await waitForGone(() => container().length === 0);
-  for (const p of container()) Deno.kill(p.pid, "SIGKILL");
-  assert.ok(gone, "the rootless -u container survived its launcher");
+  try {
+    assert.ok(launcher, JSON.stringify(procs()));
+    // "ready" comes just before sh execs sleep.
+    await waitUntil(() => container().length === 1);
+    assert.equal(container().length, 1, JSON.stringify(procs()));
+    Deno.kill(launcher.pid, "SIGKILL");
+    await child.status;
+    assert.ok(
+      await waitUntil(() => container().length === 0),
+      "the rootless -u container survived its launcher",
+    );
+  } finally {
+    // Whatever failed, leave no process behind.
+    for (const p of procs()) {
+      try {
+        Deno.kill(p.pid, "SIGKILL");
+      } catch {
+        // gone
+      }
+    }
+    await child.status;
+  }
 });
 
-async function waitForGone(check: () => boolean): Promise<boolean> {
+async function waitUntil(check: () => boolean): Promise<boolean> {
   for (let i = 0; i < 250 && !check(); i++) {
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -38,8 +38,8 @@ for (
     const child = await startSh(`echo ready; exec sleep ${marker}`, [
       ...flags,
     ]);
-    assert.ok(
-      await waitFor(() => pidsWithCmdline(`sleep ${marker}`).length === 1),
+    const started = await waitFor(() =>
+      pidsWithCmdline(`sleep ${marker}`).length === 1
     );
     child.kill("SIGKILL");
     await child.status;
@@ -51,6 +51,7 @@ for (
       Deno.kill(pid, "SIGKILL");
     }
     await sh("true");
+    assert.ok(started, "the container never ran its command");
     assert.ok(!survived, `the container (${what}) survived its launcher`);
   });
 }
