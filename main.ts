@@ -35,10 +35,19 @@ async function main(args: string[]): Promise<number> {
     const { ociMain } = await import("./src/oci/cli.ts");
     return await ociMain(args.slice(1));
   }
+  // No stack trace ever reaches a user: see src/stray.ts.
+  const { catchStrayErrors } = await import("./src/stray.ts");
+  catchStrayErrors();
   const { runCli } = await import("./src/main_cli.ts");
   return await runCli(cmd, rest, USAGE);
 }
 
 if (import.meta.main) {
-  Deno.exit(await main(Deno.args));
+  let code = 125;
+  try {
+    code = await main(Deno.args);
+  } catch (e) {
+    console.error(`tinyc: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  Deno.exit(code);
 }

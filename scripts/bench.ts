@@ -16,6 +16,7 @@ import { parseArgs } from "node:util";
 import { buildBusyboxRootfs, isRootfsReady } from "../src/rootfs/busybox.ts";
 import { spawn } from "../src/process.ts";
 import { cstr, libc } from "../src/libc.ts";
+import { formatDelta, median } from "./bench_stats.ts";
 
 const { values } = parseArgs({
   options: {
@@ -180,12 +181,6 @@ for (let i = 0; i < runs; i++) {
   }
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2
-    ? s[(s.length - 1) / 2]
-    : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const runcMedian = median(results.get("runc")!.ms);
 const tinycMedian = median(results.get("tinyc")!.ms);
 console.log(
@@ -195,7 +190,7 @@ for (const v of variants) {
   const r = results.get(v.name)!;
   const m = median(r.ms);
   const extra = v.name.startsWith("tinyc ")
-    ? `  (+${(m - tinycMedian).toFixed(1)} ms vs plain tinyc)`
+    ? `  (${formatDelta(m - tinycMedian)} vs plain tinyc)`
     : "";
   console.log(
     `${v.name.padEnd(24)} median ${m.toFixed(1).padStart(6)} ms  peak RSS ${

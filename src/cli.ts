@@ -106,7 +106,9 @@ export function parseRunArgs(
   const shell = values.shell as string | undefined;
   if (shell !== undefined && rest.length > 0) {
     throw new TinycError(
-      `tinyc run: give the command either with --shell or after the flags, not both`,
+      `tinyc run: --shell ${shell} and the command ${
+        rest.join(" ")
+      } both given: give the command either with --shell or after the flags`,
     );
   }
   if (shell !== undefined && !shell.startsWith("/")) {

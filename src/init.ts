@@ -65,11 +65,20 @@ function prctl(option: number, arg: number): void {
   libc().syscall(BigInt(SYS.prctl), BigInt(option), BigInt(arg), 0n, 0n, 0n);
 }
 
+/**
+ * The attached launcher's container dies with it: armed here, and again
+ * after the credential change that clears it (security plan, parentDeath).
+ */
+const DIE_WITH_LAUNCHER = SIGKILL;
+/** Our parent's pid, before it could die (0 as PID 1 of a new PID namespace). */
+let launcherPid = 0;
+
 /** Entry point of `tinyc __init`. Never returns. */
 export function initMain(): never {
+  launcherPid = libc().getppid();
   // Die with the launcher. Set before reading: if the launcher is already
   // gone, the read below sees EOF.
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  prctl(PR_SET_PDEATHSIG, DIE_WITH_LAUNCHER);
   // Device nodes and mount points get exactly the modes asked for.
   libc().umask(0);
   trace("init running");
@@ -301,6 +310,12 @@ function startContainer(cfg: InitConfig): never {
     seccomp: go.seccomp,
     lastCap: cfg.lastCap,
     setgroups: cfg.setgroups,
+    // An attached run dies with its launcher; an OCI container outlives it.
+    parentDeath: fifo ? undefined : {
+      signal: DIE_WITH_LAUNCHER,
+      ppid: launcherPid,
+      reportFd: REPORT_FD,
+    },
     // OCI: built; `create` may exit. Wait for `start`, then the
     // startContainer hooks, in the container.
     beforeSecurity: fifo
@@ -338,6 +353,8 @@ interface ProcessPlan {
   setgroups?: boolean;
   /** Last step before the credentials change (OCI: wait for start). */
   beforeSecurity?: () => void;
+  /** Die with the launcher, re-armed after the credentials change. */
+  parentDeath?: { signal: number; ppid: number; reportFd: number };
 }
 
 /**
@@ -389,6 +406,7 @@ function becomeProcess(p: ProcessPlan): never {
       ? { program: new Uint8Array(p.seccomp.program), flags: p.seccomp.flags }
       : null,
     lastCap: p.lastCap,
+    parentDeath: p.parentDeath,
   });
 
   trace("init exec");

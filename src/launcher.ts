@@ -38,7 +38,9 @@ import {
 } from "./process.ts";
 import { TinycError } from "./errors.ts";
 import { trace } from "./trace.ts";
-import { relay, takeFd } from "./terminal.ts";
+import { type SavedTerminal, saveTerminal, takeFd } from "./terminal.ts";
+import { relay } from "./pty_relay.ts";
+import { onStrayError } from "./stray.ts";
 
 /** Namespaces the launcher unshares (the cgroup ns is the init's own). */
 const NS_TABLE: Array<
@@ -282,7 +284,12 @@ const FORWARDED: Deno.Signal[] = [
 
 /** Run the container described by `opts.spec`; resolves to its exit status. */
 export async function runContainer(opts: LaunchOptions): Promise<number> {
-  const run = new ContainerRun(opts);
+  // The user's terminal is put back as it was, whatever the container (or
+  // -t's raw mode) did to it.
+  const terminal = saveTerminal();
+  const run = new ContainerRun(opts, terminal);
+  // An error nobody awaited (src/stray.ts) ends the run, through cleanup.
+  const unhook = onStrayError(() => run.abort());
   let code = 0;
   let error: unknown;
   try {
@@ -292,6 +299,8 @@ export async function runContainer(opts: LaunchOptions): Promise<number> {
   }
   // 7. cleanup, newest first; every step runs, the first error wins.
   const cleanupError = await run.cleanup();
+  terminal.restore();
+  unhook();
   if (error !== undefined) throw error;
   if (cleanupError !== undefined) throw cleanupError;
   return code;
@@ -313,16 +322,15 @@ export async function attach(pid: number, master: number): Promise<number> {
     Deno.stdin.isTerminal(),
     () => undefined,
   );
+  const terminal = saveTerminal();
+  if (master >= 0) terminal.makeRaw();
   const pty = master >= 0 ? relay(master) : undefined;
   try {
     return statusToExitCode(await waitAsync(pid));
   } finally {
     forwarders.forEach((remove) => remove());
-    if (pty) {
-      pty.stop();
-      await Promise.race([pty.done, new Promise((r) => setTimeout(r, 1000))]);
-      new LinuxSys().close(master);
-    }
+    await pty?.finish(1000);
+    terminal.restore();
   }
 }
 
@@ -333,7 +341,7 @@ export async function attach(pid: number, master: number): Promise<number> {
  * success: the caller records what `delete` must undo.
  */
 export async function createContainer(opts: LaunchOptions): Promise<number> {
-  const run = new ContainerRun(opts);
+  const run = new ContainerRun(opts, saveTerminal());
   try {
     await run.start();
   } catch (e) {
@@ -357,12 +365,25 @@ class ContainerRun {
   private forwarders: Array<() => void> = [];
   private killedByUs = false;
 
+  private aborted = false;
+
+  /** End the run now: kill the container; start() returns, cleanup follows. */
+  abort(): void {
+    this.aborted = true;
+    if (this.exited) return;
+    if (this.pid > 0) signal(this.pid, 9);
+    if (this.child > 0 && this.child !== this.pid) signal(this.child, 9);
+  }
+
   private stopForwarding(): void {
     this.forwarders.forEach((remove) => remove());
     this.forwarders = [];
   }
 
-  constructor(private readonly opts: LaunchOptions) {}
+  constructor(
+    private readonly opts: LaunchOptions,
+    private readonly terminal: SavedTerminal,
+  ) {}
 
   /** The container's init (its pid in our namespace). */
   get initPid(): number {
@@ -491,6 +512,7 @@ class ContainerRun {
           cgroupMounts: cfg.cgroupMounts,
           seccomp: cfg.seccomp,
         };
+        if (this.aborted) throw new TinycError("run aborted");
         sendMessage(cfgWrite, go);
       } catch (e) {
         // The init may have failed first (then this is EPIPE or a vanished
@@ -516,12 +538,16 @@ class ContainerRun {
     failure ??= receiveMessage<InitFailure>(report);
     this.close(report);
     if (failure) throw new TinycError(failure.message, failure.code);
+    let pty;
     if (master >= 0 && this.opts.takePty) {
       await this.opts.takePty(master);
       this.close(master);
-      master = -1;
+    } else if (master >= 0) {
+      // The relay owns the master from here (closing it hangs up the pty).
+      this.fds.delete(master);
+      this.terminal.makeRaw();
+      pty = relay(master);
     }
-    const pty = master >= 0 ? relay(master) : undefined;
     trace("command started");
 
     // 6. the container runs: forward signals, wait.
@@ -530,13 +556,9 @@ class ContainerRun {
       status = await waitAsync(this.child);
     } finally {
       this.stopForwarding();
-      if (pty) {
-        // The container is gone, and with it the last slave fd: the relay
-        // drains what is left and ends (bounded, should a descendant linger).
-        pty.stop();
-        await Promise.race([pty.done, new Promise((r) => setTimeout(r, 1000))]);
-        this.close(master);
-      }
+      // The container is gone, and with it the last slave fd: the relay
+      // drains what is left and ends (bounded, should a descendant linger).
+      await pty?.finish(1000);
     }
     this.exited = true;
     trace("container exited");

@@ -2,9 +2,10 @@
  * The one place tinyc binds libc through `Deno.dlopen`.
  *
  * Every entry carries its C signature. Calls are synchronous on the calling
- * thread (never `nonblocking`, except `waitpid_async`): unshare, setns, capset,
- * prctl and seccomp act on the calling thread only, and errno is thread-local,
- * so it must be read right after the call on the same thread.
+ * thread (never `nonblocking`, except `waitpid_async` and `poll_async`):
+ * unshare, setns, capset, prctl and seccomp act on the calling thread only,
+ * and errno is thread-local, so it must be read right after the call on the
+ * same thread.
  *
  * Variadic functions (`syscall`, `prctl`, `fcntl`) are reached through the
  * raw `syscall(2)` entry with integer/pointer arguments only, which is sound
@@ -47,11 +48,13 @@ const SYMBOLS = {
   close: { parameters: ["i32"], result: "i32" },
   // ssize_t read(int fd, void *buf, size_t count);
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  // Same, on a pool thread (for relaying a pty; errno is lost).
-  read_async: {
-    name: "read",
-    parameters: ["i32", "buffer", "usize"],
-    result: "isize",
+  // int poll(struct pollfd *fds, nfds_t nfds, int timeout);
+  poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
+  // Same, on a pool thread (the pty relay waits in it; errno is lost).
+  poll_async: {
+    name: "poll",
+    parameters: ["buffer", "u64", "i32"],
+    result: "i32",
     nonblocking: true,
   },
   // ssize_t write(int fd, const void *buf, size_t count);

@@ -10,9 +10,24 @@ import { trace } from "./trace.ts";
 import type { EarlyStart } from "./early.ts";
 import { parseFlags } from "./flags.ts";
 import { RUN_FLAGS } from "./run_flags.ts";
+import { strayError } from "./stray.ts";
 
 /** Run `tinyc CMD ARGS...`; resolves to the process exit status. */
 export async function runCli(
+  cmd: string | undefined,
+  args: string[],
+  usage: string,
+): Promise<number> {
+  const code = await runCliCommand(cmd, args, usage);
+  // An error nobody awaited ended the run (after its cleanup): it is the cause.
+  const stray = strayError();
+  if (stray === undefined) return code;
+  const msg = oneLine(stray.error);
+  console.error(msg.startsWith("tinyc") ? msg : `tinyc: ${msg}`);
+  return stray.error instanceof TinycError ? stray.error.exitCode : 125;
+}
+
+async function runCliCommand(
   cmd: string | undefined,
   args: string[],
   usage: string,
@@ -39,6 +54,7 @@ export async function runCli(
         );
     }
   } catch (err) {
+    if (strayError()) return 125; // the cause is printed by runCli
     const msg = oneLine(err);
     console.error(msg.startsWith("tinyc") ? msg : `tinyc: ${msg}`);
     return err instanceof TinycError ? err.exitCode : 125;
@@ -85,5 +101,14 @@ it: the same as 'tinyc run --root=./bb_root --shell=/bin/sh'.`);
     console.error("tinyc: building ./bb_root from the host's busybox");
     await buildBusyboxRootfs("./bb_root");
   }
-  return await runCommand(["--root=./bb_root", "--shell=/bin/sh", ...args]);
+  return await runCommand(startArgs(args));
+}
+
+/**
+ * The `tinyc run` arguments of `tinyc start ARGS`: the rootfs is ./bb_root
+ * and the command the user's (`start -- ls`, `start --shell /bin/ash`), else
+ * run's default /bin/sh.
+ */
+export function startArgs(args: readonly string[]): string[] {
+  return ["--root=./bb_root", ...args];
 }

@@ -460,3 +460,95 @@ Deno.test({
   assert.equal(rm.code, 0, rm.stderr);
   assert.throws(() => Deno.lstatSync(dir));
 });
+
+Deno.test({
+  name: "rootless -u 1000: a SIGKILLed tinyc takes the container with it",
+  ignore,
+}, async () => {
+  const { full: u } = await users();
+  const marker = `4${Math.floor(Math.random() * 1e6)}.5`;
+  const child = new Deno.Command("runuser", {
+    args: [
+      "-u",
+      u.name,
+      "--",
+      "env",
+      `DENO_DIR=${u.denoDir}`,
+      `PATH=${PATH}`,
+      Deno.execPath(),
+      "run",
+      "-A",
+      "--quiet",
+      mainPath,
+      "run",
+      "--root",
+      u.root,
+      "-u",
+      "1000",
+      "--",
+      "/bin/sh",
+      "-c",
+      `echo ready; exec sleep ${marker}`,
+    ],
+    cwd: `${u.root}/..`,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  let seen = "";
+  while (!seen.includes("ready")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    seen += decoder.decode(value);
+  }
+  reader.releaseLock();
+  await child.stdout.cancel();
+  const procs = () => {
+    const found: Array<{ pid: number; cmd: string }> = [];
+    for (const e of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(e.name)) continue;
+      try {
+        const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`)
+          .split("\0").join(" ").trim();
+        if (cmd.includes(marker)) found.push({ pid: Number(e.name), cmd });
+      } catch {
+        // gone
+      }
+    }
+    return found;
+  };
+  const container = () => procs().filter((p) => p.cmd === `sleep ${marker}`);
+  const launcher = procs().find((p) =>
+    p.cmd.startsWith(Deno.execPath()) && p.cmd.includes(" run --root ")
+  );
+  try {
+    assert.ok(launcher, JSON.stringify(procs()));
+    // "ready" comes just before sh execs sleep.
+    await waitUntil(() => container().length === 1);
+    assert.equal(container().length, 1, JSON.stringify(procs()));
+    Deno.kill(launcher.pid, "SIGKILL");
+    await child.status;
+    assert.ok(
+      await waitUntil(() => container().length === 0),
+      "the rootless -u container survived its launcher",
+    );
+  } finally {
+    // Whatever failed, leave no process behind.
+    for (const p of procs()) {
+      try {
+        Deno.kill(p.pid, "SIGKILL");
+      } catch {
+        // gone
+      }
+    }
+    await child.status;
+  }
+});
+
+async function waitUntil(check: () => boolean): Promise<boolean> {
+  for (let i = 0; i < 250 && !check(); i++) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return check();
+}

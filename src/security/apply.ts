@@ -15,6 +15,12 @@
  *    because a non-root uid loses CAP_SETGID (see `applyUser`).
  * 5. capset effective/permitted/inheritable, then ambient (needs the cap in
  *    permitted and inheritable; the uid change cleared ambient).
+ * 5a. When the container dies with its parent: `PR_SET_PDEATHSIG` again.
+ *    The kernel clears it whenever the effective uid or gid changes (step
+ *    4), so a `-u` container would otherwise outlive a killed launcher (runc
+ *    re-arms it here too). Then make sure the parent did not die before the
+ *    signal was armed: its pid changed (without a PID namespace), or the
+ *    report pipe it reads until our `execve` lost its reader.
  * 6. With no_new_privs: load seccomp last, so the fewest system calls run
  *    under it before execve and the steps above never meet a user profile
  *    (runc does the same).
@@ -34,6 +40,7 @@ import {
   type ProcessUser,
 } from "./capabilities.ts";
 import { LinuxSecuritySys, PR, type SecuritySys } from "./security_sys.ts";
+import { TinycError } from "../errors.ts";
 
 /** Everything the init needs to lock the process down, as plain data. */
 export interface SecurityPlan {
@@ -44,6 +51,19 @@ export interface SecurityPlan {
   seccomp: { program: Uint8Array; flags: number } | null;
   /** /proc/sys/kernel/cap_last_cap of the host. */
   lastCap: number;
+  /**
+   * Die with the parent (the attached launcher): re-arm `PR_SET_PDEATHSIG`
+   * with `signal` after the credential change, then check the parent is
+   * still there. Unset for a container that outlives whoever created it
+   * (OCI `create`).
+   */
+  parentDeath?: {
+    signal: number;
+    /** getppid() when the init started (0 as PID 1 of a new PID namespace). */
+    ppid: number;
+    /** A pipe write end whose only reader is the parent, open until execve. */
+    reportFd: number;
+  };
 }
 
 /**
@@ -68,8 +88,20 @@ export function applySecurity(
   dropBoundingSet(plan.capabilities, plan.lastCap, sys);
   // 4-5. groups, gid, uid with keep-caps; then capset and ambient
   applyUser(plan.user, plan.capabilities, sys);
+  // 5a. die with the parent, again
+  if (plan.parentDeath) rearmParentDeath(plan.parentDeath, sys);
   // 6. seccomp late, the last call before execve
   if (plan.seccomp && plan.noNewPrivileges) {
     sys.seccompFilter(plan.seccomp.program, plan.seccomp.flags);
+  }
+}
+
+function rearmParentDeath(
+  pd: NonNullable<SecurityPlan["parentDeath"]>,
+  sys: SecuritySys,
+): void {
+  sys.prctl(PR.PR_SET_PDEATHSIG, pd.signal, 0, "PR_SET_PDEATHSIG");
+  if (sys.getppid() !== pd.ppid || sys.readerGone(pd.reportFd)) {
+    throw new TinycError("the launcher exited before the container started");
   }
 }

@@ -75,6 +75,63 @@ Deno.test("a failure stops the sequence before seccomp", () => {
   assert.ok(!sys.calls.some((c) => c.startsWith("seccomp")));
 });
 
+const DIE_WITH_PARENT = { signal: 9, ppid: 1, reportFd: 4 };
+
+Deno.test("die with the parent: PDEATHSIG re-armed after the uid change and capset, then the parent checked, before seccomp", () => {
+  const sys = new FakeSecuritySys();
+  applySecurity(plan({ parentDeath: DIE_WITH_PARENT }), sys);
+  assert.deepEqual(outline(sys.calls), [
+    "prctl PR_SET_NO_NEW_PRIVS 1 0",
+    ...USER_AND_CAPS,
+    "prctl PR_SET_PDEATHSIG 9 0",
+    "getppid",
+    "poll 4",
+    "seccomp 2 insns flags=0",
+  ]);
+});
+
+Deno.test("die with the parent without no_new_privs: re-armed after the uid change too", () => {
+  const sys = new FakeSecuritySys();
+  applySecurity(
+    plan({ noNewPrivileges: false, parentDeath: DIE_WITH_PARENT }),
+    sys,
+  );
+  const at = (c: string) => sys.calls.indexOf(c);
+  assert.ok(at("prctl PR_SET_PDEATHSIG 9 0") > at("setresuid 1000"));
+  assert.ok(at("prctl PR_SET_PDEATHSIG 9 0") > at("setresgid 1000"));
+});
+
+Deno.test("no parentDeath (a container that outlives its creator): PDEATHSIG untouched", () => {
+  const sys = new FakeSecuritySys();
+  applySecurity(plan(), sys);
+  assert.ok(!sys.calls.some((c) => c.includes("PDEATHSIG")), sys.calls.join());
+});
+
+Deno.test("a parent that died before PDEATHSIG was re-armed stops the start before exec", () => {
+  // Without a PID namespace: reparented, so getppid changed.
+  const moved = new FakeSecuritySys();
+  moved.ppid = 4242;
+  assert.throws(
+    () => applySecurity(plan({ parentDeath: DIE_WITH_PARENT }), moved),
+    /launcher exited/,
+  );
+  assert.ok(!moved.calls.some((c) => c.startsWith("seccomp")));
+  // PID 1 of a new PID namespace (getppid is 0 either way): the report
+  // pipe lost its reader.
+  const orphan = new FakeSecuritySys();
+  orphan.ppid = 0;
+  orphan.readerClosed = true;
+  assert.throws(
+    () =>
+      applySecurity(
+        plan({ parentDeath: { ...DIE_WITH_PARENT, ppid: 0 } }),
+        orphan,
+      ),
+    /launcher exited/,
+  );
+  assert.ok(!orphan.calls.some((c) => c.startsWith("seccomp")));
+});
+
 // ---------------------------------------------------------------------------
 // The real thing, as root: a child Deno applies a plan on its main thread and
 // execve's busybox, which reports what the kernel says about it.

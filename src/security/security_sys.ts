@@ -18,6 +18,7 @@ import { SysError } from "../errors.ts";
 
 /** prctl(2) options used here (linux/prctl.h). */
 export const PR = {
+  PR_SET_PDEATHSIG: 1,
   PR_SET_KEEPCAPS: 8,
   PR_SET_SECCOMP: 22,
   PR_CAPBSET_READ: 23,
@@ -52,6 +53,10 @@ export interface SecuritySys {
   setresuid(uid: number): void;
   /** seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog) for a packed program. */
   seccompFilter(program: Uint8Array, flags: number): void;
+  /** getppid(2). */
+  getppid(): number;
+  /** Has the reader of pipe write end `fd` closed it (poll says POLLERR/POLLHUP)? */
+  readerGone(fd: number): boolean;
 }
 
 function fail(call: string, detail: string): never {
@@ -153,6 +158,20 @@ export class LinuxSecuritySys implements SecuritySys {
         `SECCOMP_SET_MODE_FILTER, ${filter.length / 8} instructions`,
       );
     }
+  }
+
+  getppid(): number {
+    return libc().getppid();
+  }
+
+  readerGone(fd: number): boolean {
+    // struct pollfd { int fd; short events; short revents; }: POLLOUT
+    // only; the kernel adds POLLERR (no reader) or POLLHUP on its own.
+    const POLLOUT = 4, POLLERR = 8, POLLHUP = 16, POLLNVAL = 32;
+    const pfd = new Int32Array([fd, POLLOUT]);
+    const r = libc().poll(new Uint8Array(pfd.buffer), 1n, 0);
+    if (r < 0) fail("poll", `fd ${fd}`);
+    return ((pfd[1] >>> 16) & (POLLERR | POLLHUP | POLLNVAL)) !== 0;
   }
 }
 

@@ -20,6 +20,11 @@ export class FakeSecuritySys implements SecuritySys {
   readonly programs: Uint8Array[] = [];
   #failOn: (call: string) => boolean;
 
+  /** What `getppid` returns. */
+  ppid = 1;
+  /** What `readerGone` returns. */
+  readerClosed = false;
+
   /** `failOn(line)` returning true makes that call throw EPERM. */
   constructor(failOn: (call: string) => boolean = () => false) {
     this.#failOn = failOn;
@@ -62,5 +67,13 @@ export class FakeSecuritySys implements SecuritySys {
   seccompFilter(program: Uint8Array, flags: number): void {
     this.#record(`seccomp ${program.length / 8} insns flags=${flags}`);
     this.programs.push(program);
+  }
+  getppid(): number {
+    this.#record("getppid");
+    return this.ppid;
+  }
+  readerGone(fd: number): boolean {
+    this.#record(`poll ${fd}`);
+    return this.readerClosed;
   }
 }
