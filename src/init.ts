@@ -341,6 +341,32 @@ function startContainer(cfg: InitConfig): never {
   });
 }
 
+/** What fd `fd` refers to (`pipe:[123]`, a path), or null. */
+function fdTarget(fd: number): string | null {
+  try {
+    return Deno.readLinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return null;
+  }
+}
+
+/** Close every fd above 4 (the protocol's) that refers to one of `targets`. */
+function closeCopiesOf(targets: readonly string[]): void {
+  if (targets.length === 0) return;
+  let fds: string[];
+  try {
+    fds = [...Deno.readDirSync("/proc/self/fd")].map((e) => e.name);
+  } catch {
+    return;
+  }
+  for (const name of fds) {
+    const fd = Number(name);
+    if (fd <= REPORT_FD) continue;
+    const t = fdTarget(fd);
+    if (t !== null && targets.includes(t)) libc().close(fd);
+  }
+}
+
 /** What {@link becomeProcess} turns the calling init into. */
 interface ProcessPlan {
   process: Spec["process"];
@@ -368,7 +394,14 @@ function becomeProcess(p: ProcessPlan): never {
   // container can push input into the user's shell (TIOCSTI) or open
   // /dev/tty; signals from the terminal reach it through the launcher.
   if (libc().setsid() < 0) throw errnoError("setsid", "");
-  if (p.slave >= 0) adoptPty(p.slave, process.user.uid);
+  if (p.slave >= 0) {
+    // Deno keeps its own copies of the stdio it started with: with a pty
+    // they must go, or an engine waiting for `create`'s output to end
+    // (containerd's shim reads it through a pipe) waits forever.
+    const original = [0, 1, 2].map(fdTarget);
+    adoptPty(p.slave, process.user.uid);
+    closeCopiesOf(original.filter((t) => t !== null) as string[]);
+  }
   resetSignals();
   libc().umask(process.umask ?? 0o022);
 
