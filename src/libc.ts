@@ -196,6 +196,18 @@ export const SYS: Readonly<Record<string, number>> = Deno.build.arch ===
     seccomp: 277,
     pidfd_open: 434,
     close_range: 436,
+    // *at calls and friends for safe layer extraction (src/images/fs.ts)
+    openat: 56,
+    mkdirat: 34,
+    mknodat: 33,
+    fchownat: 54,
+    unlinkat: 35,
+    linkat: 37,
+    symlinkat: 36,
+    fchmod: 52,
+    utimensat: 88,
+    fsetxattr: 7,
+    flock: 32,
   }
   : {
     ioctl: 16,
@@ -213,6 +225,17 @@ export const SYS: Readonly<Record<string, number>> = Deno.build.arch ===
     seccomp: 317,
     pidfd_open: 434,
     close_range: 436,
+    openat: 257,
+    mkdirat: 258,
+    mknodat: 259,
+    fchownat: 260,
+    unlinkat: 263,
+    linkat: 265,
+    symlinkat: 266,
+    fchmod: 91,
+    utimensat: 280,
+    fsetxattr: 190,
+    flock: 73,
   };
 
 /** The calling thread's errno, to be read right after the failing call. */
