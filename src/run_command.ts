@@ -41,8 +41,31 @@ async function prepareAndRun(
 ): Promise<number> {
   const { early } = started;
   const { runContainer, initArgv } = launcher;
-  const rootPath = resolveRootfs(opts.root);
-  let spec = specFromOptions(opts, gatherHostFacts(opts, rootPath));
+  // `run IMAGE`: the image (pulled if missing) and a container directory.
+  const image = opts.image
+    ? await (await import("./images/run.ts")).prepareImageRun(opts)
+    : undefined;
+  try {
+    return await prepareAndRunOn(image?.opts ?? opts, launcher, started, image);
+  } finally {
+    image?.cleanup();
+  }
+}
+
+async function prepareAndRunOn(
+  opts: RunOptions,
+  launcher: typeof import("./launcher.ts"),
+  started: { early?: EarlyInit; cgroup?: Promise<StartedCgroup> },
+  image: import("./images/run.ts").ImageRun | undefined,
+): Promise<number> {
+  const { early } = started;
+  const { runContainer, initArgv } = launcher;
+  const rootPath = image?.rootPath ?? resolveRootfs(opts.root);
+  let spec = specFromOptions(
+    opts,
+    gatherHostFacts(opts, rootPath, image?.readFile),
+  );
+  if (image) spec.root.overlay = image.overlay;
   const { cgroupStep, formatBytes } = await import("./cgroup_setup.ts");
   let rootless: LaunchOptions["rootless"];
   let wantCgroup = true;
@@ -188,7 +211,11 @@ function bridgeStep(opts: RunOptions, id: string, rootPath: string): HostSetup {
 }
 
 /** Read what the spec depends on from the host and the rootfs. */
-function gatherHostFacts(opts: RunOptions, rootPath: string): HostFacts {
+function gatherHostFacts(
+  opts: RunOptions,
+  rootPath: string,
+  readRootFile?: (path: string) => string | null,
+): HostFacts {
   const facts: HostFacts = {
     rootPath,
     stdinIsTerminal: Deno.stdin.isTerminal(),
@@ -196,13 +223,13 @@ function gatherHostFacts(opts: RunOptions, rootPath: string): HostFacts {
     kernel: Deno.osRelease(),
   };
   if (opts.user !== undefined) {
-    const read = (p: string) => {
+    const read = readRootFile ?? ((p: string) => {
       try {
         return Deno.readTextFileSync(secureJoin(rootPath, p));
       } catch {
         return null;
       }
-    };
+    });
     facts.user = resolveUser(
       opts.user,
       read("/etc/passwd"),

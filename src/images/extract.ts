@@ -77,16 +77,19 @@ export async function extractLayer(
   opts: ExtractOptions,
 ): Promise<ExtractResult> {
   const root = openDir(dir);
-  const dirTimes: Array<[string[], number]> = [];
+  // Directory modes and times are set last: creating children changes the
+  // times, and a 0555 directory would refuse them (rootless).
+  const dirTimes: Array<[string[], number, number]> = [];
   const result: ExtractResult = { size: 0, skipped: 0 };
   try {
     for await (const entry of readTar(stream)) {
       await extractEntry(root, entry, opts, dirTimes, result);
     }
     // Directory times last: creating their children changed them.
-    for (const [parts, mtime] of dirTimes) {
+    for (const [parts, mode, mtime] of dirTimes.reverse()) {
       const fd = walkDir(root, parts, false, opts.what);
       try {
+        fchmod(fd, mode, parts.join("/"));
         setMtime(fd, "", mtime, parts.join("/"));
       } finally {
         close(fd);
@@ -110,7 +113,7 @@ async function extractEntry(
   root: number,
   e: TarEntry,
   opts: ExtractOptions,
-  dirTimes: Array<[string[], number]>,
+  dirTimes: Array<[string[], number, number]>,
   result: ExtractResult,
 ): Promise<void> {
   const what = `entry ${e.name}`;
@@ -126,7 +129,7 @@ async function extractEntry(
     switch (e.type) {
       case "dir":
         makeDir(parent, base, e, opts, what);
-        dirTimes.push([parts, e.mtime]);
+        dirTimes.push([parts, e.mode, e.mtime]);
         return;
       case "file":
         removeAt(parent, base, what);
@@ -141,14 +144,27 @@ async function extractEntry(
         if (target.length === 0) {
           throw new TinycError(`${what}: hardlink to the layer root`);
         }
-        const src = walkDir(root, target.slice(0, -1), false, `${what}: hardlink target ${e.linkname}`);
+        const src = walkDir(
+          root,
+          target.slice(0, -1),
+          false,
+          `${what}: hardlink target ${e.linkname}`,
+        );
         try {
           removeAt(parent, base, what);
           try {
-            linkat(src, target[target.length - 1], parent, base, `${e.name} -> ${e.linkname}`);
+            linkat(
+              src,
+              target[target.length - 1],
+              parent,
+              base,
+              `${e.name} -> ${e.linkname}`,
+            );
           } catch (err) {
             throw new TinycError(
-              `${what}: hardlink to ${e.linkname}: ${(err as Error).message} (only entries earlier in the same layer can be linked)`,
+              `${what}: hardlink to ${e.linkname}: ${
+                (err as Error).message
+              } (only entries earlier in the same layer can be linked)`,
             );
           }
         } finally {
@@ -178,7 +194,10 @@ async function extractEntry(
         break;
     }
     if (opts.privileged) lchownat(parent, base, e.uid, e.gid, what);
-    if (e.type !== "symlink" && e.type !== "char" && e.type !== "block" && e.type !== "fifo") return;
+    if (
+      e.type !== "symlink" && e.type !== "char" && e.type !== "block" &&
+      e.type !== "fifo"
+    ) return;
     setMtime(parent, base, e.mtime, what);
   } finally {
     close(parent);
@@ -192,8 +211,18 @@ function whiteout(
   what: string,
 ): void {
   if (base === ".wh..wh..opq") {
-    const r = fsetxattrRaw(parent, opaqueXattr(opts.privileged), new TextEncoder().encode("y"));
-    if (r < 0) throw errnoError("fsetxattr", `${what}: ${opaqueXattr(opts.privileged)}`, -r);
+    const r = fsetxattrRaw(
+      parent,
+      opaqueXattr(opts.privileged),
+      new TextEncoder().encode("y"),
+    );
+    if (r < 0) {
+      throw errnoError(
+        "fsetxattr",
+        `${what}: ${opaqueXattr(opts.privileged)}`,
+        -r,
+      );
+    }
     return;
   }
   if (base.startsWith(".wh..wh.")) return; // aufs metadata: nothing to do
@@ -224,7 +253,6 @@ function makeDir(
   if (fd < 0) throw errnoError("openat", `\`${what}\``, -fd);
   try {
     if (opts.privileged) lchownat(parent, base, e.uid, e.gid, what);
-    fchmod(fd, e.mode, what);
     setXattrs(fd, e, opts);
   } finally {
     close(fd);

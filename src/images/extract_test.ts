@@ -33,7 +33,14 @@ const privileged = Deno.uid() === 0;
 function getXattr(path: string, name: string): string | null {
   const nr = Deno.build.arch === "aarch64" ? 9n : 192n;
   const buf = new Uint8Array(64);
-  const n = libc().syscall(nr, addr(cstr(path)), addr(cstr(name)), addr(buf), 64n, 0n);
+  const n = libc().syscall(
+    nr,
+    addr(cstr(path)),
+    addr(cstr(name)),
+    addr(buf),
+    64n,
+    0n,
+  );
   return n < 0n ? null : new TextDecoder().decode(buf.subarray(0, Number(n)));
 }
 
@@ -56,11 +63,20 @@ Deno.test("extract: files, dirs, symlinks, hardlinks, modes and mtimes", async (
     assert.equal(r.size, 5);
     assert.equal(Deno.readTextFileSync(`${layer}/etc/hello`), "hi\n");
     assert.equal(Deno.statSync(`${layer}/etc/hello`).mode! & 0o7777, 0o640);
-    assert.equal(Deno.statSync(`${layer}/etc/hello`).mtime!.getTime(), 2000_000);
+    assert.equal(
+      Deno.statSync(`${layer}/etc/hello`).mtime!.getTime(),
+      2000_000,
+    );
     assert.equal(Deno.statSync(`${layer}/etc`).mtime!.getTime(), 1000_000);
     assert.equal(Deno.readLinkSync(`${layer}/etc/link`), "/etc/hello");
-    assert.equal(Deno.statSync(`${layer}/etc/hard`).ino, Deno.statSync(`${layer}/etc/hello`).ino);
-    assert.equal(Deno.statSync(`${layer}/bin/deep/tool`).mode! & 0o7777, 0o4755);
+    assert.equal(
+      Deno.statSync(`${layer}/etc/hard`).ino,
+      Deno.statSync(`${layer}/etc/hello`).ino,
+    );
+    assert.equal(
+      Deno.statSync(`${layer}/bin/deep/tool`).mode! & 0o7777,
+      0o4755,
+    );
   });
 });
 
@@ -123,11 +139,17 @@ Deno.test("extract: hardlinks to outside the layer are refused", async () => {
   await withDirs(async (layer, outside) => {
     Deno.writeTextFileSync(`${outside}/secret`, "s");
     await assert.rejects(
-      extract([{ name: "h", type: "hardlink", linkname: "../outside/secret" }], layer),
+      extract(
+        [{ name: "h", type: "hardlink", linkname: "../outside/secret" }],
+        layer,
+      ),
       /contains '\.\.'/,
     );
     await assert.rejects(
-      extract([{ name: "h", type: "hardlink", linkname: `${outside}/secret` }], layer),
+      extract(
+        [{ name: "h", type: "hardlink", linkname: `${outside}/secret` }],
+        layer,
+      ),
       /hardlink/,
     );
     // through a symlinked directory in the layer
@@ -163,7 +185,10 @@ Deno.test("extract: malformed and truncated archives are clear errors", async ()
   await withDirs(async (layer) => {
     const good = buildTar([{ name: "a", data: "x".repeat(2000) }]);
     await assert.rejects(
-      extractLayer(streamOf(good.slice(0, 1000)), layer, { privileged, what: "layer t" }),
+      extractLayer(streamOf(good.slice(0, 1000)), layer, {
+        privileged,
+        what: "layer t",
+      }),
       /layer t: tar: the archive ends inside/,
     );
     const bad = good.slice();
@@ -206,5 +231,17 @@ Deno.test({
     assert.equal(Deno.statSync(`${layer}/owned`).uid, 1234);
     assert.equal(Deno.statSync(`${layer}/owned`).gid, 5678);
     assert.ok(Deno.lstatSync(`${layer}/null`).isCharDevice);
+  });
+});
+
+Deno.test("extract: a read-only directory still receives its entries", async () => {
+  await withDirs(async (layer) => {
+    await extract([
+      { name: "ro/", type: "dir", mode: 0o555 },
+      { name: "ro/f", data: "x" },
+    ], layer);
+    assert.equal(Deno.statSync(`${layer}/ro`).mode! & 0o777, 0o555);
+    assert.equal(Deno.readTextFileSync(`${layer}/ro/f`), "x");
+    Deno.chmodSync(`${layer}/ro`, 0o755);
   });
 });

@@ -258,7 +258,9 @@ export function writeAll(fd: number, data: Uint8Array, what: string): void {
   let off = 0;
   while (off < data.length) {
     const chunk = off === 0 ? data : data.subarray(off);
-    const n = Number(libc().write(fd, chunk as Uint8Array<ArrayBuffer>, BigInt(chunk.length)));
+    const n = Number(
+      libc().write(fd, chunk as Uint8Array<ArrayBuffer>, BigInt(chunk.length)),
+    );
     if (n < 0) {
       const e = errno();
       if (e === 4) continue; // EINTR

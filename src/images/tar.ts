@@ -52,7 +52,9 @@ class ByteReader {
   private buf: Uint8Array = new Uint8Array(0);
   private off = 0;
   private done = false;
-  constructor(private readonly reader: ReadableStreamDefaultReader<Uint8Array>) {}
+  constructor(
+    private readonly reader: ReadableStreamDefaultReader<Uint8Array>,
+  ) {}
 
   private async fill(): Promise<boolean> {
     if (this.done) return false;
@@ -78,7 +80,9 @@ class ByteReader {
     while (this.buf.length - this.off < n) {
       if (!(await this.fill())) {
         if (this.buf.length - this.off === 0) return null;
-        throw new TinycError("tar: the archive ends inside a header or entry (truncated)");
+        throw new TinycError(
+          "tar: the archive ends inside a header or entry (truncated)",
+        );
       }
     }
     const out = this.buf.subarray(this.off, this.off + n);
@@ -119,7 +123,9 @@ function num(b: Uint8Array, field: string): number {
     if (b[0] & 0x40) throw new TinycError(`tar: negative ${field}`);
     let v = b[0] & 0x3f;
     for (let i = 1; i < b.length; i++) v = v * 256 + b[i];
-    if (!Number.isSafeInteger(v)) throw new TinycError(`tar: ${field} too large`);
+    if (!Number.isSafeInteger(v)) {
+      throw new TinycError(`tar: ${field} too large`);
+    }
     return v;
   }
   const s = cString(b).trim();
@@ -195,13 +201,17 @@ export async function* readTar(
       return;
     }
     if (!checksumOk(h)) {
-      throw new TinycError("tar: header checksum mismatch (not a tar archive, or corrupt)");
+      throw new TinycError(
+        "tar: header checksum mismatch (not a tar archive, or corrupt)",
+      );
     }
     const flag = String.fromCharCode(h[156]);
     const size = num(h.subarray(124, 136), "size");
     const padded = Math.ceil(size / BLOCK) * BLOCK;
     if (flag === "x" || flag === "g" || flag === "L" || flag === "K") {
-      if (size > MAX_META) throw new TinycError(`tar: ${flag} header too large`);
+      if (size > MAX_META) {
+        throw new TinycError(`tar: ${flag} header too large`);
+      }
       const data = (await r.exact(padded)) ?? new Uint8Array(0);
       if (data.length < padded) throw new TinycError("tar: truncated archive");
       const body = data.slice(0, size);
@@ -217,7 +227,9 @@ export async function* readTar(
       return v === undefined ? undefined : decoder.decode(v);
     };
     const magic = decoder.decode(h.subarray(257, 263));
-    const prefix = magic.startsWith("ustar") ? cString(h.subarray(345, 500)) : "";
+    const prefix = magic.startsWith("ustar")
+      ? cString(h.subarray(345, 500))
+      : "";
     let name = cString(h.subarray(0, 100));
     if (prefix) name = `${prefix}/${name}`;
     name = get("path") ?? longName ?? name;
@@ -238,10 +250,16 @@ export async function* readTar(
       name,
       type: type ?? "file",
       mode: num(h.subarray(100, 108), "mode") & 0o7777,
-      uid: get("uid") !== undefined ? Number(get("uid")) : num(h.subarray(108, 116), "uid"),
-      gid: get("gid") !== undefined ? Number(get("gid")) : num(h.subarray(116, 124), "gid"),
+      uid: get("uid") !== undefined
+        ? Number(get("uid"))
+        : num(h.subarray(108, 116), "uid"),
+      gid: get("gid") !== undefined
+        ? Number(get("gid"))
+        : num(h.subarray(116, 124), "gid"),
       size: type === undefined || type === "file" ? realSize : 0,
-      mtime: mtimePax !== undefined ? Math.floor(Number(mtimePax)) : num(h.subarray(136, 148), "mtime"),
+      mtime: mtimePax !== undefined
+        ? Math.floor(Number(mtimePax))
+        : num(h.subarray(136, 148), "mtime"),
       linkname,
       devmajor: num(h.subarray(329, 337), "devmajor"),
       devminor: num(h.subarray(337, 345), "devminor"),
@@ -317,11 +335,19 @@ export function tarHeader(
 
 /** Build a whole tar archive in memory (tests). */
 export function buildTar(
-  entries: Array<Partial<TarHeader> & { name: string; data?: string | Uint8Array; flag?: string }>,
+  entries: Array<
+    Partial<TarHeader> & {
+      name: string;
+      data?: string | Uint8Array;
+      flag?: string;
+    }
+  >,
 ): Uint8Array {
   const parts: Uint8Array[] = [];
   for (const e of entries) {
-    const data = typeof e.data === "string" ? new TextEncoder().encode(e.data) : e.data ?? new Uint8Array(0);
+    const data = typeof e.data === "string"
+      ? new TextEncoder().encode(e.data)
+      : e.data ?? new Uint8Array(0);
     parts.push(tarHeader({ ...e, size: data.length }, e.flag));
     parts.push(data);
     parts.push(new Uint8Array((BLOCK - (data.length % BLOCK)) % BLOCK));

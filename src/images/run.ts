@@ -1,0 +1,147 @@
+/**
+ * `tinyc run IMAGE`: find (or pull) the image, make the container's
+ * directory (`containers/<id>/{upper,work,merged}` with an owner record),
+ * and merge the image's config into the run options. The overlay itself is
+ * mounted by the init inside the container's mount namespace, so it
+ * vanishes with the container even when tinyc is SIGKILLed; the directory
+ * is removed by {@link ImageRun.cleanup}, or by the next run when its owner
+ * is gone.
+ *
+ * @module
+ */
+
+import { TinycError } from "../errors.ts";
+import type { RunOptions } from "../cli.ts";
+import type { RootOverlay } from "../spec.ts";
+import { imageProcess } from "./config.ts";
+import { containers, findImage } from "./images.ts";
+import { parseConfig } from "./manifest.ts";
+import { pullImage } from "./pull.ts";
+import { alive, processStart, removeTree, Store } from "./store.ts";
+import { secureJoin } from "../paths.ts";
+
+/** A container prepared on an image. */
+export interface ImageRun {
+  /** The options with the image's process merged in. */
+  opts: RunOptions;
+  /** The (not yet mounted) overlay's mount point: the spec's root path. */
+  rootPath: string;
+  overlay: RootOverlay;
+  /** Read a file of the image (top layer first, whiteouts honoured), bounded. */
+  readFile(path: string): string | null;
+  /** Remove the container's directory. */
+  cleanup(): void;
+}
+
+/** Prepare `opts.image` for a run. */
+export async function prepareImageRun(opts: RunOptions): Promise<ImageRun> {
+  const img = opts.image!;
+  const store = Store.open();
+  removeStaleContainers(store);
+  let record = img.pull === "always"
+    ? undefined
+    : findImage(store.images(), img.ref);
+  if (!record) {
+    if (img.pull === "never") {
+      throw new TinycError(
+        `run ${img.ref}: no such image (and --pull never)`,
+      );
+    }
+    if (img.pull === "missing") {
+      console.error(`tinyc: ${img.ref}: not here; pulling it`);
+    }
+    record = await pullImage(store, img.ref);
+  }
+  const config = parseConfig(store.readBlob(record.id), `image ${img.ref}`);
+  const proc = imageProcess(config, {
+    command: img.command,
+    entrypoint: img.entrypoint,
+    workdir: img.workdir,
+    user: opts.user,
+  }, img.ref);
+  const layers = [...record.layers].reverse().map((l) => store.layerPath(l));
+  const id = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
+  const dir = `${store.root}/containers/${id}`;
+  const rec = record;
+  // Under the gc lock: rmi sees this container before it collects layers.
+  await store.withLock("gc", "shared", () => {
+    for (const l of rec.layers) {
+      if (!store.hasLayer(l)) {
+        throw new TinycError(
+          `run ${img.ref}: layer ${l} is missing from the store (pull the image again)`,
+        );
+      }
+    }
+    Deno.mkdirSync(dir, { mode: 0o700 });
+    Deno.writeTextFileSync(
+      `${dir}/owner.json`,
+      JSON.stringify({
+        pid: Deno.pid,
+        start: processStart(Deno.pid),
+        image: rec.id,
+        layers: rec.layers,
+      }),
+    );
+    for (const d of ["upper", "work", "merged"]) {
+      Deno.mkdirSync(`${dir}/${d}`, { mode: 0o755 });
+    }
+  });
+  return {
+    opts: {
+      ...opts,
+      args: proc.args,
+      workdir: proc.workdir,
+      user: proc.user,
+      baseEnv: proc.env,
+    },
+    rootPath: `${dir}/merged`,
+    overlay: {
+      lower: layers,
+      upper: `${dir}/upper`,
+      work: `${dir}/work`,
+      userxattr: Deno.uid() !== 0,
+    },
+    readFile: (p) => readFromLayers(layers, p),
+    cleanup: () => removeContainerDir(dir),
+  };
+}
+
+/** Container directories whose tinyc is gone (SIGKILL) are removed. */
+export function removeStaleContainers(store: Store): void {
+  for (const [id, owner] of containers(store)) {
+    if (owner && alive(owner.pid, owner.start)) continue;
+    try {
+      removeContainerDir(`${store.root}/containers/${id}`);
+    } catch {
+      // rootless: files of other mapped uids; left for a later attempt
+    }
+  }
+}
+
+function removeContainerDir(dir: string): void {
+  removeTree(dir);
+}
+
+/**
+ * A file as the image shows it: the topmost layer that has it wins; a
+ * whiteout (0:0 char device) hides it. Paths resolve inside each layer.
+ */
+export function readFromLayers(
+  layersTopFirst: readonly string[],
+  path: string,
+  max = 1 << 20,
+): string | null {
+  for (const layer of layersTopFirst) {
+    const p = secureJoin(layer, path);
+    let st: Deno.FileInfo;
+    try {
+      st = Deno.lstatSync(p);
+    } catch {
+      continue;
+    }
+    if (st.isCharDevice && st.rdev === 0) return null;
+    if (!st.isFile || st.size > max) return null;
+    return Deno.readTextFileSync(p);
+  }
+  return null;
+}
