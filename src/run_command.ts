@@ -39,8 +39,6 @@ async function prepareAndRun(
   launcher: typeof import("./launcher.ts"),
   started: { early?: EarlyInit; cgroup?: Promise<StartedCgroup> },
 ): Promise<number> {
-  const { early } = started;
-  const { runContainer, initArgv } = launcher;
   // `run IMAGE`: the image (pulled if missing) and a container directory.
   const image = opts.image
     ? await (await import("./images/run.ts")).prepareImageRun(opts)

@@ -163,29 +163,36 @@ function table(rows: string[][]): string {
   ).join("\n");
 }
 
-/** docker's "2 weeks ago". */
+/** docker's "2 weeks ago" (its units.HumanDuration). */
 export function ago(created: string | undefined, now = Date.now()): string {
   const t = created ? Date.parse(created) : NaN;
   if (Number.isNaN(t)) return "N/A";
-  const s = Math.max(0, (now - t) / 1000);
-  const steps: Array<[number, string]> = [
-    [60 * 60 * 24 * 365, "year"],
-    [60 * 60 * 24 * 30, "month"],
-    [60 * 60 * 24 * 7, "week"],
-    [60 * 60 * 24, "day"],
-    [60 * 60, "hour"],
-    [60, "minute"],
-    [1, "second"],
-  ];
-  for (const [unit, name] of steps) {
-    const n = Math.floor(s / unit);
-    if (n >= 1) {
-      return n === 1 && unit >= 3600
-        ? `${name === "hour" ? "an" : "a"} ${name} ago`
-        : `${n} ${name}s ago`;
-    }
-  }
-  return "Less than a second ago";
+  const s = Math.max(0, Math.floor((now - t) / 1000));
+  const h = s / 3600;
+  const d = h / 24;
+  const f = Math.floor;
+  const text = s < 1
+    ? "Less than a second"
+    : s === 1
+    ? "1 second"
+    : s < 60
+    ? `${s} seconds`
+    : s < 120
+    ? "About a minute"
+    : s < 3600
+    ? `${f(s / 60)} minutes`
+    : h < 2
+    ? "About an hour"
+    : h < 48
+    ? `${f(h)} hours`
+    : d < 14
+    ? `${f(d)} days`
+    : d < 90
+    ? `${f(d / 7)} weeks`
+    : d < 730
+    ? `${f(d / 30)} months`
+    : `${f(d / 365)} years`;
+  return `${text} ago`;
 }
 
 const RMI_FLAGS: FlagDef[] = [

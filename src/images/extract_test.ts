@@ -245,3 +245,78 @@ Deno.test("extract: a read-only directory still receives its entries", async () 
     Deno.chmodSync(`${layer}/ro`, 0o755);
   });
 });
+
+Deno.test("extract: an archive cut at an entry boundary is truncated, not complete", async () => {
+  await withDirs(async (layer) => {
+    const whole = buildTar([{ name: "a", data: "x" }]);
+    // header + one data block, no end marker
+    await assert.rejects(
+      extractLayer(streamOf(whole.slice(0, 1024)), layer, {
+        privileged,
+        what: "layer t",
+      }),
+      /without its end marker/,
+    );
+  });
+});
+
+Deno.test("extract: truncated gzip is a clear error", async () => {
+  await withDirs(async (layer) => {
+    const { decompress } = await import("./unpack.ts");
+    const gz = new Uint8Array(
+      await new Response(
+        streamOf(
+          buildTar([{
+            name: "a",
+            data: crypto.getRandomValues(new Uint8Array(4000)),
+          }]),
+        )
+          .pipeThrough(
+            new CompressionStream("gzip") as unknown as TransformStream<
+              Uint8Array,
+              Uint8Array
+            >,
+          ),
+      ).arrayBuffer(),
+    );
+    await assert.rejects(
+      (async () =>
+        extractLayer(
+          await decompress(streamOf(gz.slice(0, gz.length - 4)), "t"),
+          layer,
+          {
+            privileged,
+            what: "layer t",
+          },
+        ))(),
+      /layer t: .*(gzip|truncated|end)/,
+    );
+  });
+});
+
+Deno.test("extract: zstd layers decompress", async () => {
+  const zstd = new Deno.Command("zstd", {
+    args: ["-q", "-c"],
+    stdin: "piped",
+    stdout: "piped",
+  });
+  let child;
+  try {
+    child = zstd.spawn();
+  } catch {
+    console.log("extract: zstd test skipped: no zstd binary");
+    return;
+  }
+  const w = child.stdin.getWriter();
+  await w.write(buildTar([{ name: "z/f", data: "zstd" }]));
+  await w.close();
+  const out = await child.output();
+  await withDirs(async (layer) => {
+    const { decompress } = await import("./unpack.ts");
+    await extractLayer(await decompress(streamOf(out.stdout), "t"), layer, {
+      privileged,
+      what: "t",
+    });
+    assert.equal(Deno.readTextFileSync(`${layer}/z/f`), "zstd");
+  });
+});

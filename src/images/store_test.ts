@@ -99,7 +99,8 @@ Deno.test("images: docker's sizes and ages", () => {
   assert.equal(humanSize(7_800_000), "7.80MB");
   assert.equal(humanSize(123_456_789), "123MB");
   const now = Date.parse("2026-01-15T00:00:00Z");
-  assert.equal(ago("2026-01-14T23:00:00Z", now), "an hour ago");
+  assert.equal(ago("2026-01-14T23:00:00Z", now), "About an hour ago");
+  assert.equal(ago("2026-01-14T23:58:00Z", now), "2 minutes ago");
   assert.equal(ago("2026-01-01T00:00:00Z", now), "2 weeks ago");
   assert.equal(ago(undefined, now), "N/A");
 });

@@ -193,8 +193,11 @@ export async function* readTar(
   for (;;) {
     const h = await r.exact(BLOCK);
     if (h === null) {
-      // EOF without the end marker: GNU tar accepts it; so do we, between entries.
-      return;
+      // No end marker: a stream cut at an entry boundary (which a
+      // decompressor may not notice) must not pass for a whole archive.
+      throw new TinycError(
+        "tar: the archive ends without its end marker (truncated)",
+      );
     }
     if (h.every((b) => b === 0)) {
       await r.drain();
