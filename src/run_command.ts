@@ -101,7 +101,7 @@ async function prepareAndRunOn(
   // The network step may add a mount (/etc/hosts): before the config. The
   // cgroup must be complete before the init makes its cgroup namespace.
   const setup: HostSetup[] = opts.network.mode === "bridge"
-    ? [bridgeStep(opts, id, rootPath)]
+    ? [bridgeStep(opts, id, rootPath, image?.hasDir)]
     : [];
   const setupBeforeExec: HostSetup[] = wantCgroup
     ? [cgroupStep(spec, (cg) => cgroup = cg, started.cgroup)]
@@ -160,7 +160,12 @@ async function reclaimStaleNetworkState(): Promise<void> {
  * `--network bridge`: after the init exists, lease an address, bind published
  * ports, wire the veth into its namespace, and bind-mount an /etc/hosts.
  */
-function bridgeStep(opts: RunOptions, id: string, rootPath: string): HostSetup {
+function bridgeStep(
+  opts: RunOptions,
+  id: string,
+  rootPath: string,
+  hasDir?: (path: string) => boolean,
+): HostSetup {
   return async (pid, cfg) => {
     const { checkNetworkOptions, DEFAULT_BRIDGE, startNetwork } = await import(
       "./network/mod.ts"
@@ -192,7 +197,9 @@ function bridgeStep(opts: RunOptions, id: string, rootPath: string): HostSetup {
     }
     let hasEtc = false;
     try {
-      hasEtc = Deno.statSync(secureJoin(rootPath, "/etc")).isDirectory;
+      // an image's overlay is not mounted yet: look into its layers
+      hasEtc = hasDir?.("/etc") ??
+        Deno.statSync(secureJoin(rootPath, "/etc")).isDirectory;
     } catch {
       // no /etc: no hosts file
     }

@@ -184,6 +184,22 @@ Deno.test({
     assert.equal(o.stdout, "over /tmp\napp\n");
     const e = await w.tinyc(["run", "--entrypoint", "/bin/echo", ref, "hi"]);
     assert.equal(e.stdout, "hi\n");
+    // -u resolves names in the image's /etc/passwd (in its layers)
+    const u = await w.tinyc(["run", "-u", "nobody", ref, "id", "-u"]);
+    assert.equal(u.stdout, "65534\n", u.stderr);
+    // bridge: the /etc/hosts bind finds the image's /etc
+    const b = await w.tinyc([
+      "run",
+      "--network",
+      "bridge",
+      "--hostname",
+      "imgbox",
+      ref,
+      "cat",
+      "/etc/hosts",
+    ]);
+    assert.equal(b.code, 0, b.stderr);
+    assert.match(b.stdout, /imgbox/);
     // nothing left of the containers
     assert.deepEqual(ls(`${w.store}/containers`), []);
     assert.deepEqual(ls(`${w.store}/tmp`), []);

@@ -29,6 +29,8 @@ export interface ImageRun {
   overlay: RootOverlay;
   /** Read a file of the image (top layer first, whiteouts honoured), bounded. */
   readFile(path: string): string | null;
+  /** Is `path` a directory in the image? */
+  hasDir(path: string): boolean;
   /** Remove the container's directory. */
   cleanup(): void;
 }
@@ -102,6 +104,7 @@ export async function prepareImageRun(opts: RunOptions): Promise<ImageRun> {
       userxattr: Deno.uid() !== 0,
     },
     readFile: (p) => readFromLayers(layers, p),
+    hasDir: (p) => layerKind(layers, p) === "dir",
     cleanup: () => removeContainerDir(dir),
   };
 }
@@ -120,6 +123,24 @@ export function removeStaleContainers(store: Store): void {
 
 function removeContainerDir(dir: string): void {
   removeTree(dir);
+}
+
+/** What `path` is in the image: the topmost layer that has it decides. */
+export function layerKind(
+  layersTopFirst: readonly string[],
+  path: string,
+): "dir" | "file" | "other" | "none" {
+  for (const layer of layersTopFirst) {
+    let st: Deno.FileInfo;
+    try {
+      st = Deno.lstatSync(secureJoin(layer, path));
+    } catch {
+      continue;
+    }
+    if (st.isCharDevice && st.rdev === 0) return "none"; // whiteout
+    return st.isDirectory ? "dir" : st.isFile ? "file" : "other";
+  }
+  return "none";
 }
 
 /**
