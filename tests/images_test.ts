@@ -410,3 +410,126 @@ Deno.test({
     assert.equal(ls(`${w.store}/layers`).length, 2);
   });
 });
+
+/** Run tinyc as `nobody` (rootless) with its own HOME and Deno cache. */
+async function asNobody(
+  home: string,
+  args: string[],
+): Promise<CliResult> {
+  const repo = new URL("..", import.meta.url).pathname;
+  let main = `${repo}main.ts`;
+  const readable = await new Deno.Command("runuser", {
+    args: ["-u", "nobody", "--", "test", "-r", main],
+  }).output();
+  if (!readable.success) {
+    // a checkout nobody cannot read: a readable copy of the sources
+    const copy = `${home}/src-copy`;
+    if (!existsDir(copy)) {
+      Deno.mkdirSync(copy, { recursive: true });
+      run("cp", [
+        "-r",
+        `${repo}main.ts`,
+        `${repo}deno.json`,
+        `${repo}src`,
+        copy,
+      ]);
+      run("chmod", ["-R", "a+rX", copy]);
+    }
+    main = `${copy}/main.ts`;
+  }
+  const out = await new Deno.Command("runuser", {
+    args: [
+      "-u",
+      "nobody",
+      "--",
+      "env",
+      `HOME=${home}`,
+      `DENO_DIR=${home}/deno`,
+      `PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin`,
+      Deno.execPath(),
+      "run",
+      "-A",
+      "--quiet",
+      main,
+      ...args,
+    ],
+    cwd: home,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return {
+    code: out.code,
+    stdout: dec.decode(out.stdout),
+    stderr: dec.decode(out.stderr),
+  };
+}
+
+function existsDir(p: string): boolean {
+  try {
+    return Deno.statSync(p).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+const rootlessReason = ignore
+  ? "see above"
+  : (await import("../src/rootless/mod.ts")).checkUserNamespaces();
+if (!ignore && rootlessReason) {
+  console.log(
+    `tests/images_test.ts: skipping the rootless test: ${rootlessReason}`,
+  );
+}
+
+Deno.test({
+  name:
+    "rootless: pull, load, images, run (overlay with whiteouts) and rmi as an ordinary user",
+  ignore: ignore || rootlessReason !== null,
+}, async () => {
+  await withWorld(async (w) => {
+    w.push("app", "test/app:1");
+    const ref = `${w.host}/test/app:1`;
+    const home = `${w.dir}/nobody-home`;
+    Deno.mkdirSync(home, { mode: 0o755 });
+    Deno.chmodSync(w.dir, 0o755);
+    run("skopeo", [
+      "copy",
+      `oci:${w.dir}/oci:base`,
+      `docker-archive:${home}/base.tar:test/base:v1`,
+    ]);
+    run("chown", ["-R", "65534:65534", home]);
+    const p = await asNobody(home, ["pull", ref]);
+    assert.equal(p.code, 0, p.stderr);
+    const store = `${home}/.local/share/tinyc`;
+    const st = Deno.statSync(store);
+    assert.equal(st.uid, 65534);
+    assert.equal(st.mode! & 0o777, 0o700);
+    const l = await asNobody(home, ["load", "-i", `${home}/base.tar`]);
+    assert.equal(l.code, 0, l.stderr);
+    const images = await asNobody(home, ["images"]);
+    assert.match(images.stdout, /test\/app\s+1/);
+    assert.match(images.stdout, /test\/base\s+v1/);
+    assert.equal(ls(`${store}/layers`).length, 2); // the base layer is shared
+    const r = await asNobody(home, ["run", ref]);
+    assert.match(r.stdout, /^hello bar from \/srv$/m, r.stderr);
+    assert.match(r.stderr, /gone\.txt'?: No such file/);
+    const cow = await asNobody(home, [
+      "run",
+      ref,
+      "sh",
+      "-c",
+      "echo x > /etc/app.txt; cat /etc/app.txt",
+    ]);
+    assert.equal(cow.stdout, "x\n", cow.stderr);
+    assert.equal(
+      (await asNobody(home, ["run", ref, "cat", "/etc/app.txt"])).stdout,
+      "app\n",
+    );
+    assert.deepEqual(ls(`${store}/containers`), []);
+    assert.equal((await asNobody(home, ["rmi", ref])).code, 0);
+    assert.equal((await asNobody(home, ["rmi", "test/base:v1"])).code, 0);
+    assert.deepEqual(ls(`${store}/layers`), []);
+  });
+});

@@ -19,6 +19,7 @@ import { parseConfig } from "./manifest.ts";
 import { pullImage } from "./pull.ts";
 import { alive, processStart, removeTree, Store } from "./store.ts";
 import { secureJoin } from "../paths.ts";
+import { prepareRootless } from "../rootless/mod.ts";
 
 /** A container prepared on an image. */
 export interface ImageRun {
@@ -105,7 +106,14 @@ export async function prepareImageRun(opts: RunOptions): Promise<ImageRun> {
     },
     readFile: (p) => readFromLayers(layers, p),
     hasDir: (p) => layerKind(layers, p) === "dir",
-    cleanup: () => removeContainerDir(dir),
+    cleanup: () => {
+      try {
+        removeContainerDir(dir);
+      } catch (e) {
+        // the container's status matters more; the next run tries again
+        console.error(`tinyc: warning: ${(e as Error).message.split("\n")[0]}`);
+      }
+    },
   };
 }
 
@@ -121,8 +129,31 @@ export function removeStaleContainers(store: Store): void {
   }
 }
 
-function removeContainerDir(dir: string): void {
-  removeTree(dir);
+/**
+ * Remove a container's directory. Rootless, files the container made as
+ * another mapped user (owned by a subordinate id) may refuse the user; then
+ * the removal runs as root of a user namespace with the same id maps.
+ */
+export function removeContainerDir(dir: string): void {
+  try {
+    removeTree(dir);
+    return;
+  } catch (e) {
+    if (Deno.uid() === 0) throw e;
+  }
+  // (the last argument is the init's marker: not for rm)
+  const argv = prepareRootless(["rm", "-rf", "--", dir], []).argv.slice(0, -1);
+  const out = new Deno.Command(argv[0], {
+    args: argv.slice(1),
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).outputSync();
+  if (!out.success) {
+    throw new TinycError(
+      `remove ${dir}: ${new TextDecoder().decode(out.stderr).trim()}`,
+    );
+  }
 }
 
 /** What `path` is in the image: the topmost layer that has it decides. */
