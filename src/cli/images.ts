@@ -125,7 +125,11 @@ ${flagHelp(IMAGES_FLAGS)}`);
     values["no-trunc"] ? i.id : i.id.slice(7, 19);
   const rows: string[][] = [];
   const filter = rest[0];
-  for (const img of store.images()) {
+  // newest first, as docker lists them
+  const byCreated = store.images().sort((a, b) =>
+    (Date.parse(b.created ?? "") || 0) - (Date.parse(a.created ?? "") || 0)
+  );
+  for (const img of byCreated) {
     const tags = img.repoTags.length ? img.repoTags : ["<none>:<none>"];
     for (const t of tags) {
       const colon = t.lastIndexOf(":");

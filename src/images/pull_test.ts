@@ -33,6 +33,9 @@ interface Fake {
   requests: string[];
   /** Corrupt what is served for this digest. */
   corrupt?: string;
+  /** Redirect blobs to the "CDN" (another origin: localhost). */
+  redirect?: boolean;
+  cdnHost: string;
   close(): Promise<void>;
 }
 
@@ -109,6 +112,14 @@ async function fakeRegistry(): Promise<Fake & { index: string }> {
       if (url.pathname === "/token") {
         return Response.json({ token: "tok" });
       }
+      const cdn = url.pathname.match(/^\/cdn\/(.+)$/);
+      if (cdn) {
+        // a "CDN" that refuses the registry's token
+        if (req.headers.get("authorization")) {
+          return new Response("", { status: 400 });
+        }
+        return new Response(blobs.get(cdn[1]) as Uint8Array<ArrayBuffer>);
+      }
       if (req.headers.get("authorization") !== "Bearer tok") {
         return new Response("", {
           status: 401,
@@ -121,6 +132,12 @@ async function fakeRegistry(): Promise<Fake & { index: string }> {
       const m = url.pathname.match(
         /^\/v2\/library\/img\/(manifests|blobs)\/(.+)$/,
       );
+      if (m && m[1] === "blobs" && fake.redirect) {
+        return new Response("", {
+          status: 307,
+          headers: { location: `http://${fake.cdnHost}/cdn/${m[2]}` },
+        });
+      }
       if (!m) return new Response("", { status: 404 });
       const key = m[2] === "latest" ? indexDigest : m[2];
       let body = blobs.get(key);
@@ -140,6 +157,7 @@ async function fakeRegistry(): Promise<Fake & { index: string }> {
     },
   );
   fake.host = `127.0.0.1:${server.addr.port}`;
+  fake.cdnHost = `localhost:${server.addr.port}`;
   fake.blobs = blobs;
   fake.requests = requests;
   fake.index = layerDigest;
@@ -169,6 +187,22 @@ Deno.test("pull: token flow, host platform from the index, verified layers", asy
       "hello\n",
     );
     assert.equal(rec.size, 6);
+  } finally {
+    await fake.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("pull: blobs redirected to another origin are fetched without the token", async () => {
+  const fake = await fakeRegistry();
+  fake.redirect = true;
+  const dir = await Deno.makeTempDir();
+  try {
+    const rec = await pullImage(Store.open(dir), `${fake.host}/library/img`, {
+      progress: quiet(),
+    });
+    assert.equal(rec.layers.length, 1);
+    assert.ok(fake.requests.some((r) => r.startsWith("GET /cdn/")));
   } finally {
     await fake.close();
     await Deno.remove(dir, { recursive: true });

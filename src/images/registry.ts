@@ -102,7 +102,26 @@ export class RegistryClient {
       if (this.token) headers.Authorization = `Bearer ${this.token}`;
       let res: Response;
       try {
-        res = await fetch(`${this.base}${path}`, { headers });
+        res = await fetch(`${this.base}${path}`, {
+          headers,
+          redirect: "manual",
+        });
+        // Blobs are often redirected to a CDN or object store: follow
+        // without our token when the origin changes (S3 refuses a second
+        // kind of authentication, and the token is not theirs).
+        for (let hops = 0; res.status >= 300 && res.status < 400; hops++) {
+          const location = res.headers.get("location");
+          await res.body?.cancel();
+          if (!location || hops >= 5) {
+            throw new Error(`bad redirect (HTTP ${res.status})`);
+          }
+          const next = new URL(location, res.url || this.base);
+          const same = next.origin === new URL(this.base).origin;
+          res = await fetch(next, {
+            headers: same ? headers : accept ? { Accept: accept } : {},
+            redirect: "manual",
+          });
+        }
       } catch (e) {
         throw new TinycError(
           `${what}: cannot reach ${this.ref.registry}: ${
