@@ -74,6 +74,15 @@ export async function readBounded(
   return out;
 }
 
+/** The useful part of a fetch error: "dns error: ...", "Connection refused". */
+export function fetchError(e: unknown): string {
+  const err = e as Error & { cause?: Error };
+  const text = (err.cause?.message ?? err.message ?? String(e)).split("\n")[0];
+  // "error sending request for url (...): client error (Connect): X" -> X
+  const parts = text.split(/: (?=[a-z]+ error|Connection|tcp|dns)/i);
+  return parts.length > 1 ? parts.slice(1).join(": ") : text;
+}
+
 /** Talks to one repository of one registry. */
 export class RegistryClient {
   private token: string | undefined;
@@ -124,9 +133,7 @@ export class RegistryClient {
         }
       } catch (e) {
         throw new TinycError(
-          `${what}: cannot reach ${this.ref.registry}: ${
-            (e as Error).message.split("\n")[0]
-          }`,
+          `${what}: cannot reach ${this.ref.registry}: ${fetchError(e)}`,
         );
       }
       if (res.status === 401 && attempt === 0) {
