@@ -193,11 +193,13 @@ async function extractEntry(
         mknodat(parent, base, S_IFIFO | e.mode, 0, 0, what);
         break;
     }
+    // symlinks, device nodes and fifos reach here
     if (opts.privileged) lchownat(parent, base, e.uid, e.gid, what);
-    if (
-      e.type !== "symlink" && e.type !== "char" && e.type !== "block" &&
-      e.type !== "fifo"
-    ) return;
+    if (e.type !== "symlink") {
+      // mknodat's mode went through the umask: set it exactly (the node
+      // was just made by us, in a directory only we write)
+      Deno.chmodSync(`/proc/self/fd/${parent}/${base}`, e.mode);
+    }
     setMtime(parent, base, e.mtime, what);
   } finally {
     close(parent);

@@ -227,7 +227,10 @@ Deno.test({
     await extract([
       { name: "owned", data: "x", uid: 1234, gid: 5678 },
       { name: "null", type: "char", devmajor: 1, devminor: 3, mode: 0o666 },
+      { name: "fifo", type: "fifo", mode: 0o666 },
     ], layer);
+    assert.equal(Deno.lstatSync(`${layer}/null`).mode! & 0o7777, 0o666);
+    assert.equal(Deno.lstatSync(`${layer}/fifo`).mode! & 0o7777, 0o666);
     assert.equal(Deno.statSync(`${layer}/owned`).uid, 1234);
     assert.equal(Deno.statSync(`${layer}/owned`).gid, 5678);
     assert.ok(Deno.lstatSync(`${layer}/null`).isCharDevice);
