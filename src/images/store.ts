@@ -109,14 +109,17 @@ export class Store {
     this.removeStaleTmp();
   }
 
+  /** `blobs/sha256/<hex>` for a digest (checked: it becomes a path). */
   blobPath(digest: string): string {
     return `${this.root}/blobs/sha256/${hex(digest)}`;
   }
 
+  /** `layers/<hex>`: the unpacked layer (an overlay lower dir). */
   layerPath(diffId: string): string {
     return `${this.root}/layers/${hex(diffId)}`;
   }
 
+  /** Is the layer unpacked (a real directory, not a link)? */
   hasLayer(diffId: string): boolean {
     try {
       return Deno.lstatSync(this.layerPath(diffId)).isDirectory;
@@ -158,6 +161,7 @@ export class Store {
     Deno.renameSync(tmp, path);
   }
 
+  /** A stored (verified) blob's bytes. */
   readBlob(digest: string): Uint8Array {
     return Deno.readFileSync(this.blobPath(digest));
   }
