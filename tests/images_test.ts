@@ -371,6 +371,12 @@ Deno.test({
     ]);
     assert.equal(run.code, 125);
     assert.equal(run.stderr.trim().split("\n").length, 1);
+    const pulling = await w.tinyc(["run", `${w.host}/test/base:nope`]);
+    assert.equal(pulling.code, 125);
+    assert.equal(
+      pulling.stderr,
+      `tinyc: pull ${w.host}/test/base:nope: not found (manifest unknown)\n`,
+    );
   });
 });
 

@@ -50,7 +50,8 @@ export async function prepareImageRun(opts: RunOptions): Promise<ImageRun> {
         `run ${img.ref}: no such image (and --pull never)`,
       );
     }
-    if (img.pull === "missing") {
+    // (on a terminal only: a failed pull stays one line in logs and scripts)
+    if (img.pull === "missing" && Deno.stderr.isTerminal()) {
       console.error(`tinyc: ${img.ref}: not here; pulling it`);
     }
     record = await pullImage(store, img.ref);
