@@ -46,7 +46,7 @@ async function prepareAndRun(
   try {
     return await prepareAndRunOn(image?.opts ?? opts, launcher, started, image);
   } finally {
-    image?.cleanup();
+    await image?.cleanup();
   }
 }
 

@@ -16,10 +16,8 @@ import type { RootOverlay } from "../spec.ts";
 import { imageProcess } from "./config.ts";
 import { containers, findImage } from "./images.ts";
 import { parseConfig } from "./manifest.ts";
-import { pullImage } from "./pull.ts";
 import { alive, processStart, removeTree, Store } from "./store.ts";
 import { secureJoin } from "../paths.ts";
-import { prepareRootless } from "../rootless/mod.ts";
 
 /** A container prepared on an image. */
 export interface ImageRun {
@@ -33,14 +31,14 @@ export interface ImageRun {
   /** Is `path` a directory in the image? */
   hasDir(path: string): boolean;
   /** Remove the container's directory. */
-  cleanup(): void;
+  cleanup(): Promise<void>;
 }
 
 /** Prepare `opts.image` for a run. */
 export async function prepareImageRun(opts: RunOptions): Promise<ImageRun> {
   const img = opts.image!;
   const store = Store.open();
-  removeStaleContainers(store);
+  await removeStaleContainers(store);
   let record = img.pull === "always"
     ? undefined
     : findImage(store.images(), img.ref);
@@ -54,6 +52,7 @@ export async function prepareImageRun(opts: RunOptions): Promise<ImageRun> {
     if (img.pull === "missing" && Deno.stderr.isTerminal()) {
       console.error(`tinyc: ${img.ref}: not here; pulling it`);
     }
+    const { pullImage } = await import("./pull.ts");
     record = await pullImage(store, img.ref);
   }
   const config = parseConfig(store.readBlob(record.id), `image ${img.ref}`);
@@ -107,9 +106,9 @@ export async function prepareImageRun(opts: RunOptions): Promise<ImageRun> {
     },
     readFile: (p) => readFromLayers(layers, p),
     hasDir: (p) => layerKind(layers, p) === "dir",
-    cleanup: () => {
+    cleanup: async () => {
       try {
-        removeContainerDir(dir);
+        await removeContainerDir(dir);
       } catch (e) {
         // the container's status matters more; the next run tries again
         console.error(`tinyc: warning: ${(e as Error).message.split("\n")[0]}`);
@@ -119,11 +118,11 @@ export async function prepareImageRun(opts: RunOptions): Promise<ImageRun> {
 }
 
 /** Container directories whose tinyc is gone (SIGKILL) are removed. */
-export function removeStaleContainers(store: Store): void {
+export async function removeStaleContainers(store: Store): Promise<void> {
   for (const [id, owner] of containers(store)) {
     if (owner && alive(owner.pid, owner.start)) continue;
     try {
-      removeContainerDir(`${store.root}/containers/${id}`);
+      await removeContainerDir(`${store.root}/containers/${id}`);
     } catch {
       // rootless: files of other mapped uids; left for a later attempt
     }
@@ -135,21 +134,22 @@ export function removeStaleContainers(store: Store): void {
  * another mapped user (owned by a subordinate id) may refuse the user; then
  * the removal runs as root of a user namespace with the same id maps.
  */
-export function removeContainerDir(dir: string): void {
+export async function removeContainerDir(dir: string): Promise<void> {
   try {
     removeTree(dir);
     return;
   } catch (e) {
     if (Deno.uid() === 0) throw e;
   }
+  const { prepareRootless } = await import("../rootless/mod.ts");
   // (the last argument is the init's marker: not for rm)
   const argv = prepareRootless(["rm", "-rf", "--", dir], []).argv.slice(0, -1);
-  const out = new Deno.Command(argv[0], {
+  const out = await new Deno.Command(argv[0], {
     args: argv.slice(1),
     stdin: "null",
     stdout: "null",
     stderr: "piped",
-  }).outputSync();
+  }).output();
   if (!out.success) {
     throw new TinycError(
       `remove ${dir}: ${new TextDecoder().decode(out.stderr).trim()}`,
