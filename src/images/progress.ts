@@ -87,7 +87,13 @@ export class Progress {
         : "";
       out += `\x1b[2K${l.id}: ${l.status}${bytes}\n`;
     }
-    this.drawn = this.lines.length;
+    const done =
+      this.lines.filter((l) =>
+        l.done === l.total && l.status !== "Downloading" &&
+        l.status !== "Waiting"
+      ).length;
+    out += `\x1b[2K${done}/${this.lines.length} layers done\n`;
+    this.drawn = this.lines.length + 1;
     this.write(out);
   }
 

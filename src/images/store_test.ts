@@ -3,7 +3,7 @@ import { defaultStoreDir, type ImageRecord, Store } from "./store.ts";
 import { findImage } from "./images.ts";
 import { ociNames } from "./archive.ts";
 import { ago } from "../cli/images.ts";
-import { humanSize } from "./progress.ts";
+import { humanSize, Progress } from "./progress.ts";
 
 const dg = (c: string) => "sha256:" + c.repeat(64);
 const rec = (id: string, tags: string[]): ImageRecord => ({
@@ -103,4 +103,23 @@ Deno.test("images: docker's sizes and ages", () => {
   assert.equal(ago("2026-01-14T23:58:00Z", now), "2 minutes ago");
   assert.equal(ago("2026-01-01T00:00:00Z", now), "2 weeks ago");
   assert.equal(ago(undefined, now), "N/A");
+});
+
+Deno.test("progress: redrawn lines with bytes and a done/total line on a terminal; one line per layer otherwise", () => {
+  let tty = "";
+  const p = new Progress(true, (s) => tty += s);
+  const a = p.layer("sha256:" + "a".repeat(64), 2000);
+  const b = p.layer("sha256:" + "b".repeat(64), 10);
+  a.add(1000);
+  b.done("Already exists");
+  assert.match(tty, /aaaaaaaaaaaa: Downloading 1.00kB\/2.00kB\n/);
+  assert.match(tty, /1\/2 layers done\n$/);
+  a.done("Pull complete");
+  p.finish();
+  assert.match(tty, /2\/2 layers done\n$/);
+  let plain = "";
+  const q = new Progress(false, (s) => plain += s);
+  q.layer("sha256:" + "c".repeat(64), 5).done("Pull complete");
+  q.finish();
+  assert.equal(plain, "cccccccccccc: Pull complete (5B)\n");
 });
