@@ -8,6 +8,8 @@
 import assert from "node:assert/strict";
 import { buildBusyboxRootfs } from "../src/rootfs/busybox.ts";
 import { type CliResult, isRoot, tinyc } from "./helpers.ts";
+import { buildTar } from "../src/images/tar.ts";
+import { sha256 } from "../src/images/registry.ts";
 
 const TOOLS = ["docker-registry", "skopeo", "umoci"];
 const missing = TOOLS.filter((t) =>
@@ -537,5 +539,78 @@ Deno.test({
     assert.equal((await asNobody(home, ["rmi", ref])).code, 0);
     assert.equal((await asNobody(home, ["rmi", "test/base:v1"])).code, 0);
     assert.deepEqual(ls(`${store}/layers`), []);
+  });
+});
+
+/**
+ * A docker-archive by hand: the busybox layer, then a layer that makes /etc
+ * opaque (only its new `motd` shows) and whites out /bin/ls.
+ */
+async function opaqueArchive(dir: string, path: string): Promise<void> {
+  const tarOut = new Deno.Command("tar", {
+    args: ["-C", `${dir}/b1/rootfs`, "-cf", "-", "."],
+    stdout: "piped",
+  }).outputSync();
+  const base = tarOut.stdout;
+  const top = buildTar([
+    { name: "etc/", type: "dir", mode: 0o755 },
+    { name: "etc/.wh..wh..opq" },
+    { name: "etc/motd", data: "opaque\n" },
+    { name: "bin/.wh.ls" },
+  ]);
+  const config = new TextEncoder().encode(JSON.stringify({
+    architecture: "amd64",
+    os: "linux",
+    config: {
+      Cmd: ["/bin/sh", "-c", "ls /etc; test -e /bin/ls || echo no-ls"],
+    },
+    rootfs: {
+      type: "layers",
+      diff_ids: [await sha256(base), await sha256(top)],
+    },
+  }));
+  Deno.writeFileSync(
+    path,
+    buildTar([
+      { name: "base.tar", data: base },
+      { name: "top.tar", data: top },
+      { name: "config.json", data: config },
+      {
+        name: "manifest.json",
+        data: JSON.stringify([{
+          Config: "config.json",
+          RepoTags: ["test/opaque:1"],
+          Layers: ["base.tar", "top.tar"],
+        }]),
+      },
+    ]),
+  );
+}
+
+Deno.test({
+  name:
+    "an opaque directory and a whiteout from a hand-made layer hide the lower layer's entries",
+  ignore,
+}, async () => {
+  await withWorld(async (w) => {
+    await opaqueArchive(w.dir, `${w.dir}/opaque.tar`);
+    const l = await w.tinyc(["load", "-i", `${w.dir}/opaque.tar`]);
+    assert.equal(l.code, 0, l.stderr);
+    const r = await w.tinyc(["run", "test/opaque:1"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "motd\nno-ls\n");
+    if (rootlessReason !== null) return;
+    // rootless: user.overlay.opaque with userxattr
+    const home = `${w.dir}/nobody-home`;
+    Deno.mkdirSync(home, { mode: 0o755 });
+    Deno.chmodSync(w.dir, 0o755);
+    Deno.copyFileSync(`${w.dir}/opaque.tar`, `${home}/opaque.tar`);
+    run("chown", ["-R", "65534:65534", home]);
+    assert.equal(
+      (await asNobody(home, ["load", "-i", `${home}/opaque.tar`])).code,
+      0,
+    );
+    const rr = await asNobody(home, ["run", "test/opaque:1"]);
+    assert.equal(rr.stdout, "motd\nno-ls\n", rr.stderr);
   });
 });
