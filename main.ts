@@ -15,7 +15,7 @@ Commands:
   run [OPTIONS] IMAGE [CMD [ARGS...]]           run a command in a new container on an image
   run [OPTIONS] --root DIR [-- CMD [ARGS...]]   ... or on a directory
   pull NAME[:TAG|@DIGEST]                       pull an image from a registry
-  load -i FILE                                  load a docker-archive or OCI archive/layout
+  load [-i FILE]                                load a docker-archive or OCI archive/layout
   images                                        list images
   rmi IMAGE...                                  remove images
   image inspect IMAGE...                        show images as JSON

@@ -395,6 +395,26 @@ Deno.test({
     const l = await w.tinyc(["load", "-i", `${w.dir}/app.tar`]);
     assert.equal(l.code, 0, l.stderr);
     assert.match(l.stdout, /^Loaded image: test\/loaded:v1$/m);
+    // on stdin, as docker load reads it
+    const child = new Deno.Command(
+      new URL("../main.ts", import.meta.url).pathname,
+      {
+        args: ["load"],
+        env: { TINYC_STORE: w.store },
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      },
+    ).spawn();
+    const writer = child.stdin.getWriter();
+    await writer.write(Deno.readFileSync(`${w.dir}/app.tar`));
+    await writer.close();
+    const again = await child.output();
+    assert.equal(again.code, 0, new TextDecoder().decode(again.stderr));
+    assert.match(
+      new TextDecoder().decode(again.stdout),
+      /^Loaded image: test\/loaded:v1$/m,
+    );
     const r = await w.tinyc(["run", "test/loaded:v1"]);
     assert.match(r.stdout, /^hello bar from \/srv$/m);
     const inspect = JSON.parse(

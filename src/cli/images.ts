@@ -74,9 +74,9 @@ const LOAD_FLAGS: FlagDef[] = [
 export async function loadCommand(args: string[]): Promise<number> {
   const { values, rest } = parseFlags(LOAD_FLAGS, args, "tinyc load");
   if (values.help) {
-    console.log(`Usage: tinyc load -i FILE
+    console.log(`Usage: tinyc load [-i FILE]
 
-Load images from a docker-archive ('docker save', 'skopeo copy ...
+Load images (from FILE, '-' or stdin) from a docker-archive ('docker save', 'skopeo copy ...
 docker-archive:FILE'), an OCI archive (tar of an OCI layout) or an OCI layout
 directory. Layers are verified against the image config's diff IDs.
 
@@ -84,9 +84,13 @@ Options:
 ${flagHelp(LOAD_FLAGS)}`);
     return 0;
   }
-  const input = values.input as string | undefined;
+  // docker's default: the archive on stdin
+  const input = (values.input as string | undefined) ??
+    (Deno.stdin.isTerminal() ? undefined : "-");
   if (!input || rest.length > 0) {
-    throw new TinycError("tinyc load: give the archive with -i FILE");
+    throw new TinycError(
+      "tinyc load: give the archive with -i FILE (or on stdin)",
+    );
   }
   const { loadArchive } = await import("../images/archive.ts");
   const store = Store.open();

@@ -36,25 +36,34 @@ export async function loadArchive(
   input: string,
   progress: Progress = new Progress(),
 ): Promise<ImageRecord[]> {
-  const what = `load ${input}`;
-  let st: Deno.FileInfo;
+  const what = `load ${input === "-" ? "(stdin)" : input}`;
+  let st: Deno.FileInfo | undefined;
   try {
-    st = Deno.statSync(input);
+    if (input !== "-") st = Deno.statSync(input);
   } catch (e) {
     throw new TinycError(`${what}: ${(e as Error).message.split("\n")[0]}`);
   }
   const tmp = store.tmpDir();
   try {
     let dir = input;
-    if (!st.isDirectory) {
+    if (!st?.isDirectory) {
       dir = `${tmp}/archive`;
       Deno.mkdirSync(dir, { mode: 0o700 });
       const { decompress } = await import("./unpack.ts");
-      using f = Deno.openSync(input);
-      await extractLayer(await decompress(f.readable, what), dir, {
-        privileged: false,
-        what,
-      });
+      const f = input === "-" ? undefined : Deno.openSync(input);
+      try {
+        const bytes = f ? f.readable : Deno.stdin.readable;
+        await extractLayer(await decompress(bytes, what), dir, {
+          privileged: false,
+          what,
+        });
+      } finally {
+        try {
+          f?.close();
+        } catch {
+          // the readable closed it
+        }
+      }
     }
     const has = (p: string) => {
       try {
