@@ -33,6 +33,8 @@ interface Fake {
   requests: string[];
   /** Corrupt what is served for this digest. */
   corrupt?: string;
+  /** Claim this Docker-Content-Digest for everything. */
+  lyingDigest?: string;
   /** Redirect blobs to the "CDN" (another origin: localhost). */
   redirect?: boolean;
   cdnHost: string;
@@ -152,7 +154,10 @@ async function fakeRegistry(): Promise<Fake & { index: string }> {
         ? MEDIA.ociManifest
         : "application/octet-stream";
       return new Response(body as Uint8Array<ArrayBuffer>, {
-        headers: { "content-type": type },
+        headers: {
+          "content-type": type,
+          "docker-content-digest": fake.lyingDigest ?? key,
+        },
       });
     },
   );
@@ -203,6 +208,23 @@ Deno.test("pull: blobs redirected to another origin are fetched without the toke
     });
     assert.equal(rec.layers.length, 1);
     assert.ok(fake.requests.some((r) => r.startsWith("GET /cdn/")));
+  } finally {
+    await fake.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("pull: a manifest that does not match Docker-Content-Digest is refused", async () => {
+  const fake = await fakeRegistry();
+  fake.lyingDigest = "sha256:" + "0".repeat(64);
+  const dir = await Deno.makeTempDir();
+  try {
+    await assert.rejects(
+      pullImage(Store.open(dir), `${fake.host}/library/img`, {
+        progress: quiet(),
+      }),
+      /manifest digest mismatch: the registry says sha256:0+/,
+    );
   } finally {
     await fake.close();
     await Deno.remove(dir, { recursive: true });

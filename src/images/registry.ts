@@ -206,11 +206,15 @@ export class RegistryClient {
       throw new TinycError(`${what}: registry answered HTTP ${res.status}`);
     }
     const bytes = await readBounded(res, MAX_DOCUMENT, what);
-    return {
-      bytes,
-      mediaType: res.headers.get("content-type"),
-      digest: await sha256(bytes),
-    };
+    const digest = await sha256(bytes);
+    // By tag there is nothing else to check the bytes against.
+    const claimed = res.headers.get("docker-content-digest");
+    if (claimed?.startsWith("sha256:") && claimed !== digest) {
+      throw new TinycError(
+        `${what}: manifest digest mismatch: the registry says ${claimed}, the bytes are ${digest}`,
+      );
+    }
+    return { bytes, mediaType: res.headers.get("content-type"), digest };
   }
 
   /** GET a blob; the caller verifies what it reads. */
