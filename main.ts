@@ -12,7 +12,13 @@
 const USAGE = `Usage: tinyc COMMAND [ARGS...]
 
 Commands:
-  run [OPTIONS] --root DIR [-- CMD [ARGS...]]   run a command in a new container
+  run [OPTIONS] IMAGE [CMD [ARGS...]]           run a command in a new container on an image
+  run [OPTIONS] --root DIR [-- CMD [ARGS...]]   ... or on a directory
+  pull NAME[:TAG|@DIGEST]                       pull an image from a registry
+  load [-i FILE]                                load a docker-archive or OCI archive/layout
+  images                                        list images
+  rmi IMAGE...                                  remove images
+  image inspect IMAGE...                        show images as JSON
   rootfs [DIR]                                  build a busybox rootfs (default ./bb_root)
   rootfs add DIR BINARY...                      copy host binaries and their libraries into DIR
   start [OPTIONS]                               build ./bb_root if missing, run /bin/sh in it

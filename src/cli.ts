@@ -39,9 +39,13 @@ import {
 
 /** `tinyc run` usage text. */
 export function runHelp(): string {
-  return `Usage: tinyc run [OPTIONS] --root DIR [-- CMD [ARGS...]]
+  return `Usage: tinyc run [OPTIONS] IMAGE [CMD [ARGS...]]
+       tinyc run [OPTIONS] --root DIR [-- CMD [ARGS...]]
 
-Run CMD (default: --shell, else /bin/sh) in a new container whose / is DIR.
+Run CMD in a new container: on a copy-on-write layer over IMAGE (pulled
+first if missing; the image's Entrypoint, Cmd, Env, WorkingDir and User
+apply, flags override them), or with DIR as / (CMD defaults to --shell, else
+/bin/sh).
 The container gets new mount, UTS, IPC, PID, network and cgroup namespaces,
 hostname tinyhost (the host's with --network host), its own /proc, a minimal
 /dev and a read-only /sys.
@@ -56,6 +60,18 @@ invoked, 127 if it is not found, 128+N if it was killed by signal N.`;
 /** What the user asked `tinyc run` for. */
 export interface RunOptions {
   root: string;
+  /** `tinyc run IMAGE`: the image and what the flags say about it. */
+  image?: {
+    ref: string;
+    pull: "missing" | "always" | "never";
+    /** Arguments after IMAGE. */
+    command: string[];
+    entrypoint?: string;
+    /** `-w`, when given. */
+    workdir?: string;
+  };
+  /** The image's Env: after tinyc's defaults, before `-e`. */
+  baseEnv?: string[];
   args: string[];
   hostname: string;
   env: string[];
@@ -100,8 +116,27 @@ export function parseRunArgs(
   const { values, rest } = parseFlags(RUN_FLAGS, argv, "tinyc run");
   const help = values.help === true;
   const root = values.root as string | undefined;
-  if (!help && (root === undefined || root === "")) {
-    throw new TinycError("tinyc run: --root DIR is required");
+  // No --root: the first argument is the image (docker's form).
+  const imageRef = root === undefined && !help ? rest.shift() : undefined;
+  if (!help && (root === undefined || root === "") && !imageRef) {
+    throw new TinycError(
+      "tinyc run: give an IMAGE or --root DIR (see 'tinyc run --help')",
+    );
+  }
+  const pull = (values.pull as string | undefined) ?? "missing";
+  if (pull !== "missing" && pull !== "always" && pull !== "never") {
+    throw new TinycError(
+      `tinyc run: --pull ${pull}: use missing, always or never`,
+    );
+  }
+  if (
+    !imageRef && (values.pull !== undefined || values.entrypoint !== undefined)
+  ) {
+    throw new TinycError(
+      `tinyc run: --${
+        values.pull !== undefined ? "pull" : "entrypoint"
+      } needs an IMAGE (not --root)`,
+    );
   }
   const shell = values.shell as string | undefined;
   if (shell !== undefined && rest.length > 0) {
@@ -173,6 +208,15 @@ export function parseRunArgs(
   }
   return {
     root: root ?? "",
+    image: imageRef
+      ? {
+        ref: imageRef,
+        pull,
+        command: shell !== undefined ? [shell] : rest,
+        entrypoint: values.entrypoint as string | undefined,
+        workdir: values.workdir as string | undefined,
+      }
+      : undefined,
     args,
     hostname,
     env,
@@ -430,9 +474,11 @@ export function specFromOptions(opts: RunOptions, host: HostFacts): Spec {
     `PATH=${DEFAULT_PATH}`,
     `HOSTNAME=${opts.hostname}`,
     `HOME=${user.home}`,
-    DEMO_ENV,
+    // an image brings its own environment instead of the seed's demo
+    ...(opts.image ? [] : [DEMO_ENV]),
   ];
   if (host.stdinIsTerminal || opts.tty) env.push("TERM=xterm");
+  for (const e of opts.baseEnv ?? []) env = envSet(env, e);
   for (const e of opts.env) env = envSet(env, e);
   const capabilities = resolveCapabilities({
     add: opts.capAdd,

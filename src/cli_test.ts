@@ -25,7 +25,7 @@ Deno.test("run args: command after flags, with its own flags", () => {
 });
 
 Deno.test("run args: bad input is one line naming the flag", () => {
-  assert.throws(() => parseRunArgs([]), /--root DIR is required/);
+  assert.throws(() => parseRunArgs([]), /give an IMAGE or --root DIR/);
   assert.throws(
     () => parseRunArgs(["--root", "r", "--shell", "sh"]),
     /--shell sh: must be an absolute path/,

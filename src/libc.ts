@@ -218,6 +218,11 @@ export const SYS: Readonly<Record<string, number>> = Deno.build.arch ===
     sendmsg: 211,
     nanosleep: 101,
     setns: 268,
+    // *at calls for safe layer extraction (src/images/fs.ts)
+    fchownat: 54,
+    linkat: 37,
+    utimensat: 88,
+    fsetxattr: 7,
     flock: 32,
   }
   : {
@@ -254,6 +259,11 @@ export const SYS: Readonly<Record<string, number>> = Deno.build.arch ===
     sendmsg: 46,
     nanosleep: 35,
     setns: 308,
+    // *at calls for safe layer extraction (src/images/fs.ts)
+    fchownat: 260,
+    linkat: 265,
+    utimensat: 280,
+    fsetxattr: 190,
     flock: 73,
   };
 

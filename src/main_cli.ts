@@ -38,6 +38,18 @@ async function runCliCommand(
         return await runCommand(args);
       case "start":
         return await startCommand(args);
+      case "pull":
+      case "load":
+      case "images":
+      case "rmi":
+      case "image": {
+        const cli = await import("./cli/images.ts");
+        if (cmd === "pull") return await cli.pullCommand(args);
+        if (cmd === "load") return await cli.loadCommand(args);
+        if (cmd === "images") return cli.imagesCommand(args);
+        if (cmd === "rmi") return await cli.rmiCommand(args);
+        return await cli.imageCommand(args);
+      }
       case "rootfs": {
         const { rootfsCommand } = await import("./rootfs/cli.ts");
         return await rootfsCommand(args);

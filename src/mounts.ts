@@ -15,7 +15,7 @@
 
 import { MS, type Sys } from "./sys.ts";
 import { SysError, TinycError } from "./errors.ts";
-import type { Device, Mount, Spec } from "./spec.ts";
+import type { Device, Mount, RootOverlay, Spec } from "./spec.ts";
 import { keptMountFlags } from "./security/paths.ts";
 import { O, openRoot } from "./linux/in_root.ts";
 import { libc } from "./libc.ts";
@@ -24,6 +24,8 @@ import { libc } from "./libc.ts";
 export type MountOp =
   /** Make `/` and everything below private: without it pivot_root fails on a shared `/`, and mounts would propagate to the host. */
   | { op: "make-private" }
+  /** Mount an image's overlay (lower/upper/work) on the rootfs directory. */
+  | { op: "overlay"; root: string; data: string }
   /** Bind the rootfs (host path) onto itself so it is a mount point for pivot_root. */
   | { op: "bind-root"; root: string; nodev?: boolean }
   /** Mount a filesystem at `dest`, creating the directory. */
@@ -111,11 +113,17 @@ export function planMounts(
   extra: readonly MountOp[] = [],
 ): MountOp[] {
   const root = spec.root.path;
-  const ops: MountOp[] = [{ op: "make-private" }, {
+  const ops: MountOp[] = [{ op: "make-private" }];
+  // After make-private: the overlay must not propagate to the host, and it
+  // goes away with the container's mount namespace.
+  if (spec.root.overlay) {
+    ops.push({ op: "overlay", root, data: overlayData(spec.root.overlay) });
+  }
+  ops.push({
     op: "bind-root",
     root,
     nodev: spec.root.nodev ?? false,
-  }];
+  });
   // A user's mount at /dev or /sys replaces tinyc's (as runc does), so
   // nothing of ours is written into the user's directory.
   const userOwns = (dir: string) =>
@@ -146,6 +154,24 @@ export function planMounts(
   ops.push({ op: "pivot", root });
   if (spec.root.readonly) ops.push({ op: "readonly-root" });
   return ops;
+}
+
+/** The overlay mount's data string; mount(2) takes at most a page of it. */
+export function overlayData(o: RootOverlay): string {
+  for (const p of [...o.lower, o.upper, o.work]) {
+    if (/[:,\\]/.test(p)) {
+      throw new TinycError(`overlay: path ${p} has a ':' ',' or '\\'`);
+    }
+  }
+  const data =
+    `lowerdir=${o.lower.join(":")},upperdir=${o.upper},workdir=${o.work}` +
+    (o.userxattr ? ",userxattr" : "");
+  if (data.length > 4095) {
+    throw new TinycError(
+      `overlay: too many layers (${o.lower.length}) for one mount`,
+    );
+  }
+  return data;
 }
 
 function isBind(m: Mount): boolean {
@@ -349,6 +375,9 @@ export function applyMounts(
     switch (o.op) {
       case "make-private":
         sys.mount("", "/", "", MS.MS_REC | MS.MS_PRIVATE);
+        break;
+      case "overlay":
+        sys.mount("overlay", o.root, "overlay", 0, o.data);
         break;
       case "bind-root":
         sys.mount(o.root, o.root, "", MS.MS_BIND | MS.MS_REC);

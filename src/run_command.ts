@@ -41,12 +41,35 @@ async function prepareAndRun(
   launcher: typeof import("./launcher.ts"),
   started: { early?: EarlyInit; cgroup?: Promise<StartedCgroup> },
 ): Promise<number> {
+  // `run IMAGE`: the image (pulled if missing) and a container directory.
+  const image = opts.image
+    ? await (await import("./images/run.ts")).prepareImageRun(opts)
+    : undefined;
+  try {
+    return await prepareAndRunOn(image?.opts ?? opts, launcher, started, image);
+  } finally {
+    await image?.cleanup();
+  }
+}
+
+async function prepareAndRunOn(
+  opts: RunOptions,
+  launcher: typeof import("./launcher.ts"),
+  started: { early?: EarlyInit; cgroup?: Promise<StartedCgroup> },
+  image: import("./images/run.ts").ImageRun | undefined,
+): Promise<number> {
   const { early } = started;
   const { runContainer, initArgv } = launcher;
-  const rootPath = resolveRootfs(opts.root);
-  const reachable = reachableWarning(rootPath);
-  if (reachable) console.error(reachable);
-  let spec = specFromOptions(opts, gatherHostFacts(opts, rootPath));
+  const rootPath = image?.rootPath ?? resolveRootfs(opts.root);
+  if (!image) {
+    const reachable = reachableWarning(rootPath);
+    if (reachable) console.error(reachable);
+  }
+  let spec = specFromOptions(
+    opts,
+    gatherHostFacts(opts, rootPath, image?.readFile),
+  );
+  if (image) spec.root.overlay = image.overlay;
   const { cgroupStep, formatBytes } = await import("./cgroup_setup.ts");
   let rootless: LaunchOptions["rootless"];
   let wantCgroup = true;
@@ -84,7 +107,7 @@ async function prepareAndRun(
   // The network step may add a mount (/etc/hosts): before the config. The
   // cgroup must be complete before the init makes its cgroup namespace.
   const setup: HostSetup[] = opts.network.mode === "bridge"
-    ? [bridgeStep(opts, id, rootPath)]
+    ? [bridgeStep(opts, id, rootPath, image?.hasDir)]
     : [];
   // Last: mount points the init will make (bridge: /etc/hosts) are removed
   // again after the run.
@@ -151,7 +174,12 @@ async function reclaimStaleNetworkState(): Promise<void> {
  * `--network bridge`: after the init exists, lease an address, bind published
  * ports, wire the veth into its namespace, and bind-mount an /etc/hosts.
  */
-function bridgeStep(opts: RunOptions, id: string, rootPath: string): HostSetup {
+function bridgeStep(
+  opts: RunOptions,
+  id: string,
+  rootPath: string,
+  hasDir?: (path: string) => boolean,
+): HostSetup {
   return async (pid, cfg) => {
     const { checkNetworkOptions, DEFAULT_BRIDGE, startNetwork } = await import(
       "./network/mod.ts"
@@ -183,7 +211,9 @@ function bridgeStep(opts: RunOptions, id: string, rootPath: string): HostSetup {
     }
     let hasEtc = false;
     try {
-      hasEtc = withRoot(rootPath, (r) => r.stat("/etc")?.type === "dir");
+      // an image's overlay is not mounted yet: look into its layers
+      hasEtc = hasDir?.("/etc") ??
+        withRoot(rootPath, (r) => r.stat("/etc")?.type === "dir");
     } catch {
       // no usable /etc: no hosts file
     }
@@ -203,7 +233,11 @@ function bridgeStep(opts: RunOptions, id: string, rootPath: string): HostSetup {
 const MAX_ID_FILE = 1 << 20;
 
 /** Read what the spec depends on from the host and the rootfs. */
-function gatherHostFacts(opts: RunOptions, rootPath: string): HostFacts {
+function gatherHostFacts(
+  opts: RunOptions,
+  rootPath: string,
+  readRootFile?: (path: string) => string | null,
+): HostFacts {
   const facts: HostFacts = {
     rootPath,
     stdinIsTerminal: Deno.stdin.isTerminal(),
@@ -212,9 +246,10 @@ function gatherHostFacts(opts: RunOptions, rootPath: string): HostFacts {
   };
   if (opts.user !== undefined) {
     // Bounded, regular files only: the rootfs may hold a FIFO or a huge
-    // sparse file there.
-    const read = (p: string) =>
-      withRoot(rootPath, (r) => r.readTextBounded(p, MAX_ID_FILE));
+    // sparse file there (an image's layers are read likewise).
+    const read = readRootFile ??
+      ((p: string) =>
+        withRoot(rootPath, (r) => r.readTextBounded(p, MAX_ID_FILE)));
     facts.user = resolveUser(
       opts.user,
       read("/etc/passwd"),

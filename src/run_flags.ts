@@ -13,7 +13,19 @@ export const RUN_FLAGS: FlagDef[] = [
     name: "root",
     type: "string",
     arg: "DIR",
-    help: "rootfs directory (required)",
+    help: "rootfs directory (instead of an IMAGE)",
+  },
+  {
+    name: "pull",
+    type: "string",
+    arg: "POLICY",
+    help: "pull the image: missing (default), always or never",
+  },
+  {
+    name: "entrypoint",
+    type: "string",
+    arg: "CMD",
+    help: "override the image's entrypoint ('' clears it)",
   },
   {
     name: "shell",

@@ -97,6 +97,15 @@ export interface IdMapping {
   size: number;
 }
 
+/** An image's layers (top first) under a per-container upper directory. */
+export interface RootOverlay {
+  lower: string[];
+  upper: string;
+  work: string;
+  /** Rootless: overlay xattrs in the `user.` namespace (mount option `userxattr`). */
+  userxattr?: boolean;
+}
+
 /** The container spec. */
 export interface Spec {
   ociVersion: string;
@@ -114,8 +123,17 @@ export interface Spec {
     umask?: number;
     consoleSize?: { height: number; width: number };
   };
-  /** `nodev` (tinyc's): device nodes in the rootfs do not open devices. */
-  root: { path: string; readonly: boolean; nodev?: boolean };
+  /**
+   * `nodev` (tinyc's): device nodes in the rootfs do not open devices.
+   * `overlay` (tinyc's, `run IMAGE`): the init mounts an overlay of these
+   * directories on `path` in the container's mount namespace first.
+   */
+  root: {
+    path: string;
+    readonly: boolean;
+    nodev?: boolean;
+    overlay?: RootOverlay;
+  };
   hostname: string;
   domainname?: string;
   mounts: Mount[];

@@ -78,6 +78,8 @@ export interface InRootStat {
   /** Device and inode, to recognise the same file. */
   dev: string;
   ino: bigint;
+  /** A device node's `major:minor` (`0:0` otherwise; an overlay whiteout is a char device 0:0). */
+  rdev: string;
 }
 
 function sys(nr: number, ...args: bigint[]): bigint {
@@ -133,6 +135,7 @@ function statxAt(
     ino: v.getBigUint64(32, true),
     size: Number(v.getBigUint64(40, true)),
     dev: `${v.getUint32(136, true)}:${v.getUint32(140, true)}`,
+    rdev: `${v.getUint32(128, true)}:${v.getUint32(132, true)}`,
   };
 }
 
