@@ -48,6 +48,7 @@ import {
   runHooksSync,
   setDomainname,
   setPersonality,
+  setRlimit,
   waitForStart,
 } from "./init_oci.ts";
 import type { ExecConfig } from "./engine/exec.ts";
@@ -252,12 +253,10 @@ function startContainer(cfg: InitConfig): never {
   );
 
   // 3. hostname, loopback
-  if (hasNamespace(spec, "uts") && spec.hostname) {
-    sys.sethostname(spec.hostname);
-  }
-  if (hasNamespace(spec, "uts") && spec.domainname) {
-    setDomainname(spec.domainname);
-  }
+  // In a uts namespace of the container's own: new, or joined by path.
+  const uts = spec.linux.namespaces.some((n) => n.type === "uts");
+  if (uts && spec.hostname) sys.sethostname(spec.hostname);
+  if (uts && spec.domainname) setDomainname(spec.domainname);
   if (hasNamespace(spec, "network")) bringUpLoopback();
 
   // 4. working directory and command
@@ -416,6 +415,9 @@ function becomeProcess(p: ProcessPlan): never {
   );
 
   p.beforeSecurity?.();
+  // OCI rlimits, last: a low RLIMIT_AS or RLIMIT_NOFILE must not hit the
+  // Deno init itself. They survive execve.
+  for (const rl of process.rlimits ?? []) setRlimit(0, rl);
 
   // 7. user, capabilities, no_new_privs, seccomp: per-thread, so here on
   // the main thread, and last, so nothing else runs under them before exec.

@@ -36,6 +36,8 @@ export type MountOp =
     fstype: string;
     flags: number;
     data: string;
+    /** MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE (| MS_REC), set after mounting. */
+    propagation?: number;
   }
   /**
    * Bind a host path at `dest` (dir or file target created to match);
@@ -49,8 +51,18 @@ export type MountOp =
     flags: number;
     readonly: boolean;
     restrict?: number;
+    /** MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE (| MS_REC), set after mounting. */
+    propagation?: number;
   }
-  | { op: "mknod"; dest: string; mode: number; major: number; minor: number }
+  | {
+    op: "mknod";
+    dest: string;
+    mode: number;
+    major: number;
+    minor: number;
+    uid?: number;
+    gid?: number;
+  }
   | { op: "symlink"; dest: string; target: string }
   | { op: "mkdir"; dest: string }
   /**
@@ -62,7 +74,17 @@ export type MountOp =
   /** chdir(root); pivot_root(".", "."); umount2(".", MNT_DETACH); chdir("/"). */
   | { op: "pivot"; root: string }
   /** Remount `/` read-only (after pivot). */
-  | { op: "readonly-root" };
+  | { op: "readonly-root" }
+  /** Set the propagation of `/` (after pivot): OCI `linux.rootfsPropagation`. */
+  | { op: "root-propagation"; flags: number };
+
+const MS_SYNCHRONOUS = 0x10;
+const MS_MANDLOCK = 0x40;
+const MS_DIRSYNC = 0x80;
+const MS_NODIRATIME = 0x800;
+const MS_UNBINDABLE = 0x20000;
+const MS_SHARED = 0x100000;
+const MS_RELATIME = 0x200000;
 
 const FLAG_OPTIONS: Record<string, [set: boolean, flag: number]> = {
   ro: [true, MS.MS_RDONLY],
@@ -77,21 +99,55 @@ const FLAG_OPTIONS: Record<string, [set: boolean, flag: number]> = {
   strictatime: [true, MS.MS_STRICTATIME],
   bind: [true, MS.MS_BIND],
   rbind: [true, MS.MS_BIND | MS.MS_REC],
+  atime: [false, MS.MS_NOATIME],
+  nostrictatime: [false, MS.MS_STRICTATIME],
+  relatime: [true, MS_RELATIME],
+  norelatime: [false, MS_RELATIME],
+  nodiratime: [true, MS_NODIRATIME],
+  diratime: [false, MS_NODIRATIME],
+  sync: [true, MS_SYNCHRONOUS],
+  async: [false, MS_SYNCHRONOUS],
+  dirsync: [true, MS_DIRSYNC],
+  mand: [true, MS_MANDLOCK],
+  nomand: [false, MS_MANDLOCK],
 };
 
-/** OCI mount options -> mount(2) flags and the filesystem's data string. */
+/** Propagation options -> the flags of the mount(2) call that sets them. */
+const PROPAGATION: Record<string, number> = {
+  private: MS.MS_PRIVATE,
+  rprivate: MS.MS_PRIVATE | MS.MS_REC,
+  shared: MS_SHARED,
+  rshared: MS_SHARED | MS.MS_REC,
+  slave: MS.MS_SLAVE,
+  rslave: MS.MS_SLAVE | MS.MS_REC,
+  unbindable: MS_UNBINDABLE,
+  runbindable: MS_UNBINDABLE | MS.MS_REC,
+};
+
+/** Propagation flags for an OCI propagation name (`rslave`), or 0. */
+export function propagationFlags(name: string | undefined): number {
+  return name ? PROPAGATION[name] ?? 0 : 0;
+}
+
+/**
+ * OCI mount options -> mount(2) flags, the filesystem's data string, and a
+ * propagation to set afterwards (a separate mount(2) call).
+ */
 export function parseMountOptions(
   options: readonly string[] = [],
-): { flags: number; data: string } {
+): { flags: number; data: string; propagation: number } {
   let flags = 0;
+  let propagation = 0;
   const data: string[] = [];
   for (const o of options) {
     const f = FLAG_OPTIONS[o];
     if (f) flags = f[0] ? flags | f[1] : flags & ~f[1];
-    else if (o === "private" || o === "rprivate" || o === "defaults") continue;
+    else if (o in PROPAGATION) propagation = PROPAGATION[o];
+    // runc's own options with nothing for the kernel here.
+    else if (o === "defaults" || o === "tmpcopyup" || o === "remount") continue;
     else data.push(o);
   }
-  return { flags, data: data.join(",") };
+  return { flags, data: data.join(","), propagation };
 }
 
 /** Symlinks every /dev has (as runc makes them). */
@@ -153,6 +209,10 @@ export function planMounts(
   if (cwd !== "/") ops.push({ op: "workdir", dest: cwd });
   ops.push({ op: "pivot", root });
   if (spec.root.readonly) ops.push({ op: "readonly-root" });
+  // After the pivot (pivot_root refuses a shared parent): `/` of the
+  // container as asked; everything stays private to the host either way.
+  const rootProp = propagationFlags(spec.linux.rootfsPropagation);
+  if (rootProp) ops.push({ op: "root-propagation", flags: rootProp });
   return ops;
 }
 
@@ -180,7 +240,8 @@ function isBind(m: Mount): boolean {
 }
 
 function mountOp(m: Mount): MountOp {
-  const { flags, data } = parseMountOptions(m.options);
+  const { flags, data, propagation } = parseMountOptions(m.options);
+  const prop = propagation ? { propagation } : {};
   if (m.type === "bind" || (flags & MS.MS_BIND) !== 0) {
     return {
       op: "bind",
@@ -190,6 +251,7 @@ function mountOp(m: Mount): MountOp {
         (m.options?.includes("bind") ? 0 : MS.MS_REC),
       readonly: (flags & MS.MS_RDONLY) !== 0,
       restrict: flags & (MS.MS_NODEV | MS.MS_NOSUID | MS.MS_NOEXEC),
+      ...prop,
     };
   }
   return {
@@ -199,16 +261,22 @@ function mountOp(m: Mount): MountOp {
     fstype: m.type,
     flags,
     data,
+    ...prop,
   };
 }
 
 function deviceOps(devs: readonly Device[], mode: DeviceMode): MountOp[] {
   return devs.map((d): MountOp =>
-    mode === "mknod"
+    // A FIFO needs no privilege to make, rootless too.
+    mode === "mknod" || d.type === "p"
       ? {
         op: "mknod",
         dest: d.path,
-        mode: (d.type === "c" ? 0o020000 : 0o060000) | d.fileMode,
+        mode:
+          (d.type === "c" ? 0o020000 : d.type === "p" ? 0o010000 : 0o060000) |
+          d.fileMode,
+        ...(d.uid !== undefined ? { uid: d.uid } : {}),
+        ...(d.gid !== undefined ? { gid: d.gid } : {}),
         major: d.major,
         minor: d.minor,
       }
@@ -235,6 +303,8 @@ export interface MountRoot {
   /** Make an empty file at `dest` (and missing parents) unless something is there. */
   touch(dest: string): void;
   mknod(dest: string, mode: number, major: number, minor: number): void;
+  /** Owner of `dest` itself (device nodes with an OCI uid/gid). */
+  chown(dest: string, uid: number, gid: number): void;
   symlink(dest: string, target: string): void;
   /** What is at `dest` itself (a symlink there is not followed). */
   lstat(
@@ -258,6 +328,7 @@ export function sysMountRoot(sys: Sys, root: string): MountRoot {
       sys.mkdirAll(parentOf(at(dest)));
       sys.touch(at(dest));
     },
+    chown: (dest, uid, gid) => Deno.chownSync(at(dest), uid, gid),
     mknod: (dest, mode, major, minor) => {
       sys.mkdirAll(parentOf(at(dest)));
       sys.mknod(at(dest), mode, major, minor);
@@ -292,6 +363,7 @@ export function rootfsMountRoot(root: string): MountRoot {
         dest = link.startsWith("/") ? link : `${parentOf(dest)}/${link}`;
       }
     },
+    chown: (dest, uid, gid) => r.chown(dest, uid, gid),
     mknod: (dest, mode, major, minor) => {
       parent(dest);
       r.mknod(dest, mode, major, minor);
@@ -417,6 +489,9 @@ export function applyMounts(
           o.dest,
           (t) => sys.mount(o.source, t, o.fstype, o.flags, o.data),
         );
+        if (o.propagation) {
+          mountOn(o.dest, (t) => sys.mount("", t, "", o.propagation!));
+        }
         break;
       }
       case "bind": {
@@ -438,10 +513,16 @@ export function applyMounts(
                 keptMountFlags(shown(), readMountinfo()),
             ));
         }
+        if (o.propagation) {
+          mountOn(o.dest, (t) => sys.mount("", t, "", o.propagation!));
+        }
         break;
       }
       case "mknod":
         at.mknod(o.dest, o.mode, o.major, o.minor);
+        if (o.uid !== undefined || o.gid !== undefined) {
+          at.chown(o.dest, o.uid ?? 0, o.gid ?? 0);
+        }
         break;
       case "symlink":
         at.symlink(o.dest, o.target);
@@ -465,6 +546,9 @@ export function applyMounts(
         sys.pivotRoot(".", ".");
         sys.umount(".", MNT_DETACH);
         sys.chdir("/");
+        break;
+      case "root-propagation":
+        sys.mount("", "/", "", o.flags);
         break;
       case "readonly-root":
         sys.mount(

@@ -22,7 +22,8 @@ export interface Mount {
 /** An OCI device node to create in the container's /dev. */
 export interface Device {
   path: string;
-  type: "c" | "b";
+  /** Character, block, or (OCI) a FIFO. */
+  type: "c" | "b" | "p";
   major: number;
   minor: number;
   fileMode: number;

@@ -24,6 +24,8 @@ export interface CgroupOptions {
   id: string;
   /** The cgroup's exact name (OCI `cgroupsPath`'s last element), instead of `tinyc-<id>`. */
   name?: string;
+  /** A parent relative to our own cgroup in each hierarchy (OCI relative `cgroupsPath`). */
+  relativeParent?: string;
   /** Limits to write (OCI `linux.resources`). */
   resources: LinuxResources;
   /** `--cgroup-parent`: a cgroup path relative to each hierarchy's root. */
@@ -100,6 +102,8 @@ export const FLAG: Record<string, string> = {
   memory: "--memory",
   cpu: "--cpus",
   pids: "--pids-limit",
+  cpuset: "linux.resources.cpu.cpus/mems",
+  devices: "linux.resources.devices",
 };
 
 /** Controllers needed to apply `r`, in a fixed order. */
@@ -120,6 +124,8 @@ function neededControllers(r: LinuxResources): string[] {
     needed.push("memory");
   }
   if (r.pids?.limit !== undefined) needed.push("pids");
+  if (r.cpu?.cpus || r.cpu?.mems) needed.push("cpuset");
+  if (r.devices?.length) needed.push("devices");
   return needed;
 }
 
@@ -201,6 +207,19 @@ export function limitSteps(
     }
   } else if (controller === "pids" && r.pids?.limit !== undefined) {
     steps.push(w("pids.max", r.pids.limit > 0 ? r.pids.limit : "max"));
+  } else if (controller === "cpuset" && r.cpu) {
+    if (r.cpu.cpus) steps.push(w("cpuset.cpus", r.cpu.cpus));
+    if (r.cpu.mems) steps.push(w("cpuset.mems", r.cpu.mems));
+  } else if (controller === "devices" && version === 1 && r.devices) {
+    // v1: the rules in order (v2 has no files: the device program does it).
+    for (const d of r.devices) {
+      const num = (n: number | null | undefined) =>
+        n === undefined || n === null || n < 0 ? "*" : String(n);
+      const rule = `${d.type ?? "a"} ${num(d.major)}:${num(d.minor)} ${
+        d.access || "rwm"
+      }`;
+      steps.push(w(d.allow ? "devices.allow" : "devices.deny", rule));
+    }
   }
   return steps;
 }
@@ -352,6 +371,19 @@ function placeSimple(
   return { parent: target, steps };
 }
 
+/** The nearest existing ancestor's value of cpuset file `f`. */
+function inheritCpuset(k: CgroupKernel, dir: string, f: string): string {
+  for (let d = dir; d !== "/" && d !== "."; d = posix.dirname(d)) {
+    try {
+      const v = k.read(posix.join(d, f)).trim();
+      if (v) return v;
+    } catch {
+      // not there yet
+    }
+  }
+  return "";
+}
+
 /**
  * Plan the container's cgroup: which directories to create and which files
  * to write, in order. Reads the host's state (mountinfo, `/proc/self/cgroup`,
@@ -382,7 +414,14 @@ export function planCgroup(opts: CgroupOptions): CgroupPlan {
     opts.procSelfCgroup ?? Deno.readTextFileSync("/proc/self/cgroup"),
   );
   const name = opts.name ?? `tinyc-${opts.id}`;
-  const needed = neededControllers(opts.resources);
+  // Device rules go to a v1 devices hierarchy; on v2 the device program
+  // (src/security/devices.ts) enforces them, with no controller involved.
+  const needed = neededControllers(opts.resources).filter((c) =>
+    c !== "devices" ||
+    layout.hierarchies.some((h) =>
+      h.version === 1 && h.controllers.includes("devices")
+    )
+  );
   const v2 = layout.hierarchies.find((h) => h.version === 2);
 
   // Each needed controller goes to the v1 hierarchy carrying it, else to v2.
@@ -403,12 +442,36 @@ export function planCgroup(opts: CgroupOptions): CgroupPlan {
   const plan: CgroupPlan = { name, mode: layout.mode, cgroups: [], steps: [] };
   for (const h of layout.hierarchies.filter((h) => assigned.has(h))) {
     const controllers = assigned.get(h)!;
+    const hopts = opts.relativeParent !== undefined
+      ? { ...opts, parent: posix.join(h.own, opts.relativeParent) }
+      : opts;
     const place = h.version === 2
-      ? placeV2(h, controllers, opts, k)
-      : placeSimple(h, opts, k);
+      ? placeV2(h, controllers, hopts, k)
+      : placeSimple(h, hopts, k);
     const path = posix.join(place.parent, name);
     const dir = cgroupDir(h, path);
     plan.steps.push(...place.steps, { op: "mkdir", path: dir });
+    if (h.version === 1 && h.controllers.includes("cpuset")) {
+      // A new v1 cpuset starts with no CPUs and no memory nodes (and takes
+      // no process so): give each directory made here its parent's.
+      for (const s of [...place.steps, { op: "mkdir" as const, path: dir }]) {
+        if (s.op !== "mkdir") continue;
+        for (const f of ["cpuset.cpus", "cpuset.mems"]) {
+          let value = "";
+          try {
+            value = k.read(posix.join(posix.dirname(s.path), f)).trim();
+          } catch {
+            // the parent is made by this plan too: read from its own parent
+            value = inheritCpuset(k, posix.dirname(s.path), f);
+          }
+          plan.steps.push({
+            op: "write",
+            path: posix.join(s.path, f),
+            value: value || inheritCpuset(k, posix.dirname(s.path), f),
+          });
+        }
+      }
+    }
     for (const c of controllers) {
       plan.steps.push(...limitSteps(h.version, c, dir, opts.resources));
     }

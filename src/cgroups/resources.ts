@@ -30,7 +30,21 @@ export interface LinuxResources {
     period?: number;
     /** Relative weight (v1 cpu.shares; v2 cpu.weight, converted). */
     shares?: number;
+    /** cpuset: CPUs and memory nodes (`0-3`, `0`). */
+    cpus?: string;
+    mems?: string;
   };
+  /**
+   * OCI device rules, in order; written to the v1 `devices` controller
+   * where the host has one (cgroup v2 uses the device program instead).
+   */
+  devices?: Array<{
+    allow: boolean;
+    type?: "a" | "c" | "b";
+    major?: number | null;
+    minor?: number | null;
+    access?: string;
+  }>;
   /** cgroup v2 files written as given (OCI `unified`). */
   unified?: Record<string, string>;
   /** Process (task: processes and threads) count limit. */

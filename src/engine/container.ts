@@ -32,8 +32,7 @@ import {
 } from "./state.ts";
 import { runHostHooks } from "./hooks.ts";
 import { sendFdToSocket } from "./console.ts";
-import { addr, errno, errnoError, libc, SYS } from "../libc.ts";
-import { RLIMITS } from "../oci/config.ts";
+import { errno, errnoError, libc, SYS } from "../libc.ts";
 import type { HostSetup } from "../launcher.ts";
 import type { CgroupPlan } from "../cgroups/plan.ts";
 import type { MountOp } from "../mounts.ts";
@@ -195,13 +194,17 @@ export async function loadBundle(
   return { spec, rawSeccomp };
 }
 
-/** The cgroup (name and parent) for an OCI `cgroupsPath`. */
+/**
+ * The cgroup (name and parent) for an OCI `cgroupsPath`: an absolute path
+ * is from each hierarchy's root, a relative one from tinyc-oci's own cgroup
+ * (as runc does); none is `<id>` beneath our own.
+ */
 export function cgroupPlacement(
   cgroupsPath: string | undefined,
   id: string,
-): { parent?: string; name: string } {
+): { parent?: string; relativeParent?: string; name: string } {
   if (!cgroupsPath) return { name: id };
-  if (cgroupsPath.includes(":")) {
+  if (/^[^/]*:[^/]*:[^/]*$/.test(cgroupsPath)) {
     throw new TinycError(
       `config.json: linux.cgroupsPath ${cgroupsPath}: the systemd form (slice:prefix:name) needs --systemd-cgroup, which tinyc-oci does not support`,
     );
@@ -214,10 +217,7 @@ export function cgroupPlacement(
   }
   const name = parts.pop()!;
   if (!cgroupsPath.startsWith("/")) {
-    // Relative: beneath tinyc-oci's own cgroup.
-    return parts.length
-      ? { parent: undefined, name: [...parts, name].join("/") }
-      : { name };
+    return parts.length ? { relativeParent: parts.join("/"), name } : { name };
   }
   return { parent: "/" + parts.join("/"), name };
 }
@@ -237,35 +237,45 @@ function ociCgroupStep(
       "../cgroups/mod.ts"
     );
     const { cgroupMountOps } = await import("../cgroup_setup.ts");
-    const { attachDeviceFilter, compileDeviceFilter } = await import(
-      "../security/devices.ts"
-    );
+    const { attachDeviceFilter, compileDeviceFilter, DEFAULT_DEVICE_RULES } =
+      await import("../security/devices.ts");
     const { deviceAllowList } = await import("./devices.ts");
     const place = cgroupPlacement(spec.linux.cgroupsPath, id);
-    if (place.name.includes("/")) {
-      throw new TinycError(
-        `config.json: linux.cgroupsPath ${spec.linux.cgroupsPath}: a relative path must be one name`,
-      );
-    }
     const r = spec.linux.resources ?? {};
     const plan = planCgroup({
       id,
       name: place.name,
       parent: place.parent,
+      relativeParent: place.relativeParent,
       resources: {
         memory: r.memory,
         cpu: r.cpu
-          ? { quota: r.cpu.quota, period: r.cpu.period, shares: r.cpu.shares }
+          ? {
+            quota: r.cpu.quota,
+            period: r.cpu.period,
+            shares: r.cpu.shares,
+            cpus: r.cpu.cpus,
+            mems: r.cpu.mems,
+          }
           : undefined,
         pids: r.pids,
+        // v1 devices cgroup: the config's rules, then the runtime's default
+        // devices (as runc appends them): the device program does the same.
+        devices: r.devices?.length
+          ? [
+            ...r.devices,
+            ...DEFAULT_DEVICE_RULES.map((d) => ({
+              allow: true,
+              type: d.type,
+              major: d.major,
+              minor: d.minor,
+              access: d.access,
+            })),
+          ]
+          : undefined,
       },
       children: [pid],
     });
-    if (r.cpu?.cpus || r.cpu?.mems) {
-      throw new TinycError(
-        "config.json: linux.resources.cpu.cpus/mems: cpusets are not supported by tinyc",
-      );
-    }
     const cg = createCgroup(plan);
     try {
       const program = compileDeviceFilter(deviceAllowList(r.devices));
@@ -354,7 +364,7 @@ export function cgroupBindOps(
   return ops;
 }
 
-/** Apply `rlimits` and `oomScoreAdj` of the spec to `pid` (inherited by exec). */
+/** Apply `oomScoreAdj` of the spec to `pid` (inherited by exec); rlimits are the init's. */
 function processLimitsStep(spec: Spec): HostSetup {
   return (pid) => {
     const adj = spec.process.oomScoreAdj;
@@ -365,27 +375,7 @@ function processLimitsStep(spec: Spec): HostSetup {
         throw new TinycError(`process.oomScoreAdj ${adj}: ${oneLine(e)}`);
       }
     }
-    for (const rl of spec.process.rlimits ?? []) setRlimit(pid, rl);
   };
-}
-
-/** prlimit64(pid, resource, {soft, hard}). */
-export function setRlimit(
-  pid: number,
-  rl: { type: string; soft: number; hard: number },
-): void {
-  const big = (n: number) =>
-    n < 0 || n >= 2 ** 64 - 1 ? 0xffffffffffffffffn : BigInt(n);
-  const limits = new BigUint64Array([big(rl.soft), big(rl.hard)]);
-  const r = libc().syscall(
-    BigInt(SYS.prlimit64),
-    BigInt(pid),
-    BigInt(RLIMITS[rl.type]),
-    addr(limits),
-    0n,
-    0n,
-  );
-  if (r < 0n) throw errnoError("prlimit", `${rl.type} pid ${pid}`);
 }
 
 /**
@@ -431,12 +421,12 @@ export async function createOci(
         await runHostHooks(
           "prestart",
           spec.hooks?.prestart,
-          hookState(pid, "creating"),
+          hookState(pid, "created"),
         );
         await runHostHooks(
           "createRuntime",
           spec.hooks?.createRuntime,
-          hookState(pid, "creating"),
+          hookState(pid, "created"),
         );
       },
     ];
@@ -565,7 +555,9 @@ export async function deleteOci(
   await store.locked(id, async () => {
     const r = store.load(id);
     const status = store.status(r);
-    if ((status === "running" || status === "paused") && !force) {
+    // runtime-spec: deleting a container that is not stopped is an error
+    // (created included; engines pass --force to delete one).
+    if (status !== "stopped" && !force) {
       throw new TinycError(
         `cannot delete container ${id} that is not stopped: ${status}`,
       );

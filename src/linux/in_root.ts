@@ -651,6 +651,22 @@ export class InRoot {
     });
   }
 
+  /** Change the owner of `path` itself (a symlink there is not followed). */
+  chown(path: string, uid: number, gid: number): void {
+    this.#atParent(path, (dirfd, name) => {
+      const AT_SYMLINK_NOFOLLOW = 0x100;
+      const r = sys(
+        SYS.fchownat,
+        BigInt(dirfd),
+        addr(cstr(name)),
+        BigInt(uid),
+        BigInt(gid),
+        BigInt(AT_SYMLINK_NOFOLLOW),
+      );
+      if (r < 0n) throw errnoError("fchownat", this.#what(path));
+    });
+  }
+
   /**
    * Remove `path` (a file, symlink or empty directory; never recursive, and
    * a symlink is removed itself). False when it was missing.

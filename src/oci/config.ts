@@ -387,9 +387,10 @@ export function specFromOciConfig(config: unknown, bundle: string): Spec {
     "personality",
     "intelRdt",
   ], "linux");
-  if (str(linux.mountLabel, "linux.mountLabel")) {
-    bad("linux.mountLabel", "SELinux is not supported by tinyc");
-  }
+  // linux.mountLabel only means something with SELinux, which tinyc does
+  // not drive: like crun, it is ignored (an SELinux label for the process
+  // itself is refused below).
+  str(linux.mountLabel, "linux.mountLabel");
   if (linux.intelRdt !== undefined && linux.intelRdt !== null) {
     bad("linux.intelRdt", "not supported by tinyc");
   }
@@ -417,13 +418,21 @@ export function specFromOciConfig(config: unknown, bundle: string): Spec {
   if ((uidMappings?.length || gidMappings?.length) && !hasUserNs) {
     bad("linux.uidMappings", "needs a user namespace");
   }
+  // A hostname needs a uts namespace of the container's own: a new one or
+  // one joined by path (never the runtime's).
   const hostname = str(c.hostname, "hostname");
-  if (hostname && !namespaces.some((n) => n.type === "uts" && !n.path)) {
-    bad("hostname", "needs a new uts namespace");
+  if (hostname && !types.includes("uts")) {
+    bad("hostname", "needs a uts namespace in linux.namespaces");
   }
   const domainname = str(c.domainname, "domainname");
-  if (domainname && !namespaces.some((n) => n.type === "uts" && !n.path)) {
-    bad("domainname", "needs a new uts namespace");
+  if (domainname && !types.includes("uts")) {
+    bad("domainname", "needs a uts namespace in linux.namespaces");
+  }
+  if (!types.includes("mount")) {
+    bad(
+      "linux.namespaces",
+      "tinyc-oci needs a mount namespace (it never mounts in the runtime's own)",
+    );
   }
   const devices = arr(linux.devices, "linux.devices").map((x, i) => {
     const f = `linux.devices[${i}]`;
@@ -434,7 +443,6 @@ export function specFromOciConfig(config: unknown, bundle: string): Spec {
     if (type !== "c" && type !== "b" && type !== "u" && type !== "p") {
       bad(`${f}.type`, `unknown device type ${type}`);
     }
-    if (type === "p") bad(`${f}.type`, "FIFOs are not supported by tinyc");
     const major = int(o.major, `${f}.major`),
       minor = int(o.minor, `${f}.minor`);
     if (major === undefined || minor === undefined) {
@@ -442,7 +450,7 @@ export function specFromOciConfig(config: unknown, bundle: string): Spec {
     }
     return {
       path,
-      type: (type === "u" ? "c" : type) as "c" | "b",
+      type: (type === "u" ? "c" : type) as "c" | "b" | "p",
       major,
       minor,
       fileMode: int(o.fileMode, `${f}.fileMode`) ?? 0o666,

@@ -132,6 +132,17 @@ export function applyMaskAndReadonly(
     Deno.readTextFileSync("/proc/thread-self/mountinfo"),
 ): void {
   for (const op of ops) {
+    try {
+      applyOne(op);
+    } catch (e) {
+      // A path an earlier mask hid (a masked directory's masked child) is
+      // gone from the container's view: nothing left to hide, as runc does.
+      if ((e as { code?: string }).code === "ENOENT") continue;
+      throw e;
+    }
+  }
+
+  function applyOne(op: PathOp): void {
     switch (op.kind) {
       case "mask-dir":
         sys.mount(
