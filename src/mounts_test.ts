@@ -20,16 +20,41 @@ function spec(root = "/r", extra: string[] = []) {
 /** Mount points joined as strings on the fake (the real one is tested in tests/). */
 const joined = (sys: RecordingSys) => (root: string) => sysMountRoot(sys, root);
 
-Deno.test("mount options: flags and data", () => {
+Deno.test("mount options: flags, data and propagation", () => {
   assert.deepEqual(parseMountOptions(["nosuid", "noexec", "mode=755", "ro"]), {
     flags: MS.MS_NOSUID | MS.MS_NOEXEC | MS.MS_RDONLY,
     data: "mode=755",
+    propagation: 0,
   });
   assert.deepEqual(parseMountOptions(["rbind", "rw", "rprivate"]), {
     flags: MS.MS_BIND | MS.MS_REC,
     data: "",
+    propagation: MS.MS_PRIVATE | MS.MS_REC,
   });
   assert.deepEqual(parseMountOptions(["ro", "rw"]).flags, 0);
+  // Propagation never reaches the filesystem's data (tmpfs refuses it).
+  assert.deepEqual(parseMountOptions(["mode=755", "size=1k", "shared"]), {
+    flags: 0,
+    data: "mode=755,size=1k",
+    propagation: 0x100000,
+  });
+  assert.deepEqual(
+    parseMountOptions(["relatime", "nodiratime", "tmpcopyup", "rslave"]),
+    {
+      flags: 0x200000 | 0x800,
+      data: "",
+      propagation: MS.MS_SLAVE | MS.MS_REC,
+    },
+  );
+});
+
+Deno.test("mount plan: OCI rootfsPropagation applies to / after the pivot", () => {
+  const s = spec();
+  s.linux.rootfsPropagation = "shared";
+  const ops = planMounts(s);
+  const pivot = ops.findIndex((o) => o.op === "pivot");
+  assert.deepEqual(ops.at(-1), { op: "root-propagation", flags: 0x100000 });
+  assert.ok(pivot < ops.length - 1);
 });
 
 Deno.test("mount plan: private /, rootfs bind, /proc, /dev with nodes, /sys ro, pivot", () => {

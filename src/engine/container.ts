@@ -29,6 +29,7 @@ import {
   processStartTime,
   type StateStore,
   type Status,
+  validateId,
 } from "./state.ts";
 import { runHostHooks } from "./hooks.ts";
 import { sendFdToSocket } from "./console.ts";
@@ -387,6 +388,7 @@ export async function createOci(
   id: string,
   opts: CreateOptions,
 ): Promise<ContainerRecord> {
+  validateId(id);
   const { spec, rawSeccomp } = await loadBundle(opts.bundle);
   if (spec.process.terminal && !opts.consoleSocket && !opts.onPty) {
     throw new TinycError(
@@ -553,7 +555,18 @@ export async function deleteOci(
   force: boolean,
 ): Promise<void> {
   await store.locked(id, async () => {
-    const r = store.load(id);
+    let r: ContainerRecord;
+    try {
+      r = store.load(id);
+    } catch (e) {
+      // A create killed before it recorded anything left only its
+      // directory: --force takes it away.
+      if (force && e instanceof TinycError) {
+        store.remove(id);
+        return;
+      }
+      throw e;
+    }
     const status = store.status(r);
     // runtime-spec: deleting a container that is not stopped is an error
     // (created included; engines pass --force to delete one).

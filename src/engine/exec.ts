@@ -69,7 +69,12 @@ export async function execProcess(
     const { specFromOciConfig } = await import("../oci/config.ts");
     const p = readJsonFile(o.processFile, "--process");
     const spec = specFromOciConfig(
-      { ociVersion: "1.0.0", root: { path: "/" }, process: p },
+      {
+        ociVersion: "1.0.0",
+        root: { path: "/" },
+        process: p,
+        linux: { namespaces: [{ type: "mount" }] },
+      },
       "/",
     );
     return spec.process;

@@ -486,7 +486,7 @@ async function updateResources(
       ociVersion: "1.0.0",
       root: { path: "/" },
       process: { args: ["x"] },
-      linux: { resources: r },
+      linux: { resources: r, namespaces: [{ type: "mount" }] },
     }, "/");
     return spec.linux.resources ?? {};
   }

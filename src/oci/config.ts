@@ -443,8 +443,9 @@ export function specFromOciConfig(config: unknown, bundle: string): Spec {
     if (type !== "c" && type !== "b" && type !== "u" && type !== "p") {
       bad(`${f}.type`, `unknown device type ${type}`);
     }
-    const major = int(o.major, `${f}.major`),
-      minor = int(o.minor, `${f}.minor`);
+    // A FIFO has no device numbers.
+    const major = int(o.major, `${f}.major`) ?? (type === "p" ? 0 : undefined);
+    const minor = int(o.minor, `${f}.minor`) ?? (type === "p" ? 0 : undefined);
     if (major === undefined || minor === undefined) {
       bad(f, "needs major and minor");
     }
