@@ -14,7 +14,8 @@ import {
   type RunOptions,
   specFromOptions,
 } from "./cli.ts";
-import type { Device } from "./spec.ts";
+import type { Device, Spec } from "./spec.ts";
+import type { ContainerNetwork } from "./network/mod.ts";
 import { withRoot } from "./linux/in_root.ts";
 import { reachableWarning } from "./rootfs/guard.ts";
 import { trackMountPoints } from "./rootfs/mount_points.ts";
@@ -33,6 +34,43 @@ export async function runContainerCommand(
   return await prepareAndRun(opts, await import("./launcher.ts"), started);
 }
 
+/** What a detached run (src/detached/monitor.ts) adds to a run. */
+export interface RunHooks {
+  /** The container's id: names its network lease, veth and cgroup. */
+  id: string;
+  /** The init's stdin, stdout, stderr. */
+  stdio: [number, number, number];
+  /** -t: the pty master (the launcher closes its own copy afterwards). */
+  takePty?: (master: number) => void;
+  /** The command runs: what a record of it needs. */
+  onStarted: (info: StartedRun) => void;
+}
+
+/** A detached container once its command runs. */
+export interface StartedRun {
+  pid: number;
+  spec: Spec;
+  cgroupPaths: string[];
+  oomKilled: () => boolean;
+  ports: Array<
+    { hostIp: string; hostPort: number; port: number; proto: string }
+  >;
+  address?: string;
+}
+
+/**
+ * A detached container's run, given its arguments as `tinyc run` takes
+ * them: resolves to its exit status once it ends.
+ */
+export async function runDetachedContainer(
+  args: string[],
+  hostEnv: (k: string) => string | undefined,
+  hooks: RunHooks,
+): Promise<number> {
+  const opts = parseRunArgs(args, hostEnv);
+  return await prepareAndRun(opts, await import("./launcher.ts"), {}, hooks);
+}
+
 /** Early inits that runContainer owns (and will clean up) by now. */
 export const handedOver: WeakSet<EarlyInit> = new WeakSet<EarlyInit>();
 
@@ -40,6 +78,7 @@ async function prepareAndRun(
   opts: RunOptions,
   launcher: typeof import("./launcher.ts"),
   started: { early?: EarlyInit; cgroup?: Promise<StartedCgroup> },
+  hooks?: RunHooks,
 ): Promise<number> {
   const { early } = started;
   const { runContainer, initArgv } = launcher;
@@ -79,12 +118,13 @@ async function prepareAndRun(
     wantCgroup = controllers.length > 0 ||
       spec.linux.cgroupParent !== undefined;
   }
-  let cgroup: { oomKilled(): boolean } | undefined;
-  const id = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
+  let cgroup: { oomKilled(): boolean; paths: string[] } | undefined;
+  const id = hooks?.id ?? crypto.randomUUID().replaceAll("-", "").slice(0, 12);
+  let net: ContainerNetwork | undefined;
   // The network step may add a mount (/etc/hosts): before the config. The
   // cgroup must be complete before the init makes its cgroup namespace.
   const setup: HostSetup[] = opts.network.mode === "bridge"
-    ? [bridgeStep(opts, id, rootPath)]
+    ? [bridgeStep(opts, id, rootPath, (n) => net = n)]
     : [];
   // Last: mount points the init will make (bridge: /etc/hosts) are removed
   // again after the run.
@@ -95,7 +135,7 @@ async function prepareAndRun(
     })
   );
   const setupBeforeExec: HostSetup[] = wantCgroup
-    ? [cgroupStep(spec, (cg) => cgroup = cg, started.cgroup)]
+    ? [cgroupStep(spec, (cg) => cgroup = cg, started.cgroup, hooks?.id)]
     : [];
   if (Deno.uid() === 0 && opts.network.mode !== "bridge") {
     await reclaimStaleNetworkState();
@@ -117,6 +157,24 @@ async function prepareAndRun(
       early,
       setup,
       setupBeforeExec,
+      ...(hooks && {
+        stdio: hooks.stdio,
+        takePty: hooks.takePty,
+        onStarted: (pid: number) =>
+          hooks.onStarted({
+            pid,
+            spec,
+            cgroupPaths: cgroup?.paths ?? [],
+            oomKilled: () => cgroup?.oomKilled() ?? false,
+            ports: (net?.ports ?? []).map((p) => ({
+              hostIp: p.mapping.hostIp,
+              hostPort: p.hostPort,
+              port: p.mapping.containerPort,
+              proto: p.mapping.protocol,
+            })),
+            address: net?.lease?.address,
+          }),
+      }),
       explain: [(code) => {
         if (code !== 137 || !cgroup?.oomKilled()) return undefined;
         const limit = spec.linux.resources?.memory?.limit;
@@ -151,7 +209,12 @@ async function reclaimStaleNetworkState(): Promise<void> {
  * `--network bridge`: after the init exists, lease an address, bind published
  * ports, wire the veth into its namespace, and bind-mount an /etc/hosts.
  */
-function bridgeStep(opts: RunOptions, id: string, rootPath: string): HostSetup {
+function bridgeStep(
+  opts: RunOptions,
+  id: string,
+  rootPath: string,
+  onNetwork: (net: ContainerNetwork) => void,
+): HostSetup {
   return async (pid, cfg) => {
     const { checkNetworkOptions, DEFAULT_BRIDGE, startNetwork } = await import(
       "./network/mod.ts"
@@ -173,6 +236,7 @@ function bridgeStep(opts: RunOptions, id: string, rootPath: string): HostSetup {
     );
     if (conflict) throw new TinycError(conflict);
     const net = await startNetwork(netOpts, pid);
+    onNetwork(net);
     // Ports tinyc picked are only useful if the user learns them.
     for (const p of net.ports) {
       if (p.mapping.hostPort === 0) {
