@@ -49,11 +49,17 @@ export interface DetachedInfo {
 /** A record that belongs to a detached container. */
 export type DetachedRecord = ContainerRecord & { detached: DetachedInfo };
 
-/** tinyc's state directory: /run/tinyc as root, $XDG_RUNTIME_DIR/tinyc rootless. */
+/**
+ * The detached containers' state directory: /run/tinyc as root,
+ * $XDG_RUNTIME_DIR/tinyc rootless; `TINYC_STATE_DIR` overrides (a monitor
+ * of its own, e.g. for tests).
+ */
 export function stateBase(
   uid: number = Deno.uid() ?? 0,
   env: (k: string) => string | undefined = (k) => Deno.env.get(k),
 ): string {
+  const own = env("TINYC_STATE_DIR");
+  if (own) return own;
   if (uid === 0) return "/run/tinyc";
   const xdg = env("XDG_RUNTIME_DIR");
   return xdg ? `${xdg}/tinyc` : `/tmp/tinyc-${uid}`;
