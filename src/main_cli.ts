@@ -11,7 +11,7 @@ import type { EarlyStart } from "./early.ts";
 import { parseFlags } from "./flags.ts";
 import { RUN_FLAGS } from "./run_flags.ts";
 import { strayError } from "./stray.ts";
-import { splitRunArgs } from "./detached/logic.ts";
+import { DETACHED_RUN_HELP, splitRunArgs } from "./detached/logic.ts";
 
 const RUN_VALUE_FLAGS = new Set(
   RUN_FLAGS.filter((f) => f.type === "string").flatMap((f) =>
@@ -108,7 +108,7 @@ async function runCommand(allArgs: string[]): Promise<number> {
     const { values } = parseFlags(RUN_FLAGS, args, "tinyc run");
     if (values.help === true) {
       const { runHelp } = await import("./cli.ts");
-      console.log(runHelp());
+      console.log(`${runHelp()}\n\n${DETACHED_RUN_HELP}`);
       return 0;
     }
     const { runDetached } = await import("./detached/cli.ts");
@@ -121,7 +121,7 @@ async function runCommand(allArgs: string[]): Promise<number> {
   const { values } = parseFlags(RUN_FLAGS, args, "tinyc run");
   if (values.help === true) {
     const { runHelp } = await import("./cli.ts");
-    console.log(runHelp());
+    console.log(`${runHelp()}\n\n${DETACHED_RUN_HELP}`);
     return 0;
   }
   // As root, start the init (and its cgroup) now: see src/early.ts.

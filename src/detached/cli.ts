@@ -439,6 +439,12 @@ export async function execCommand(args: string[]): Promise<number> {
   if (view(r).status !== "running") {
     throw new TinycError(`container ${r.detached.name} is not running`);
   }
+  if (r.spec.linux.namespaces.some((n) => n.type === "user")) {
+    // Joining a user namespace takes a single-threaded process (setns).
+    throw new TinycError(
+      "tinyc exec: not supported in rootless containers yet",
+    );
+  }
   const env = ((values.env ?? []) as string[]).flatMap((e) => {
     if (e.includes("=")) return [e];
     const v = Deno.env.get(e);

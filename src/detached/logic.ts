@@ -17,6 +17,14 @@ export interface DetachedFlags {
   restart?: string;
 }
 
+/** The part of `tinyc run --help` about detached containers. */
+export const DETACHED_RUN_HELP = `Detached containers (see tinyc ps, logs, exec, stop, kill, wait, inspect, rm):
+  -d, --detach                 run in the background: print the container's id
+                               and return; output goes to 'tinyc logs'
+      --name NAME              a unique name (default: a random one)
+      --rm                     remove the container when it ends
+      --restart POLICY         no (default), on-failure[:N], always`;
+
 /** Flags {@link splitRunArgs} takes out; `true`: takes a value. */
 const OURS: Record<string, boolean> = {
   detach: false,
