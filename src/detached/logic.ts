@@ -18,7 +18,8 @@ export interface DetachedFlags {
 }
 
 /** The part of `tinyc run --help` about detached containers. */
-export const DETACHED_RUN_HELP = `Detached containers (see tinyc ps, logs, exec, stop, kill, wait, inspect, rm):
+export const DETACHED_RUN_HELP =
+  `Detached containers (see tinyc ps, logs, exec, stop, kill, wait, inspect, rm):
   -d, --detach                 run in the background: print the container's id
                                and return; output goes to 'tinyc logs'
       --name NAME              a unique name (default: a random one)
