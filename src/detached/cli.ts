@@ -16,6 +16,7 @@ import { spawn } from "../process.ts";
 import {
   detachedPaths,
   type DetachedRecord,
+  ensureStateDir,
   logPath,
   stateBase,
 } from "./record.ts";
@@ -80,6 +81,7 @@ function monitorArgv(): string[] {
 /** Start a monitor in the background: stdin /dev/null, output to its log. */
 function startMonitor(): void {
   const p = paths();
+  ensureStateDir(stateBase());
   Deno.mkdirSync(p.root, { recursive: true, mode: 0o700 });
   const c = libc();
   const O_CLOEXEC = 0o2000000;
@@ -153,7 +155,11 @@ export async function runDetached(
 ): Promise<number> {
   // Everything a plain run would refuse is refused here, before anything starts.
   const { parseRunArgs } = await import("../cli.ts");
-  parseRunArgs(args, (k) => Deno.env.get(k));
+  const opts = parseRunArgs(args, (k) => Deno.env.get(k));
+  const { resolveRootfs } = await import("../run_command.ts");
+  const { reachableWarning } = await import("../rootfs/guard.ts");
+  const warning = reachableWarning(resolveRootfs(opts.root));
+  if (warning) console.error(warning);
   const { parseRestart, validateName } = await import("./logic.ts");
   const policy = parseRestart(flags.restart);
   if (flags.rm && policy.name !== "no") {

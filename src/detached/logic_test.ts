@@ -16,7 +16,7 @@ import {
   viewState,
 } from "./logic.ts";
 import { TinycError } from "../errors.ts";
-import { stateBase } from "./record.ts";
+import { ensureStateDir, stateBase } from "./record.ts";
 
 const VALUE = new Set(["root", "e", "env", "h", "hostname", "p", "publish"]);
 const SHORT_BOOL = new Set(["t", "i"]);
@@ -200,4 +200,25 @@ Deno.test("signals and the state directory", () => {
     stateBase(0, (k) => k === "TINYC_STATE_DIR" ? "/tmp/x" : undefined),
     "/tmp/x",
   );
+});
+
+Deno.test("ensureStateDir: rootless refuses a directory another user owns or can write", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const uid = Deno.uid() ?? 0;
+    // ours, 0700: fine (created inside)
+    ensureStateDir(`${dir}/mine`, uid === 0 ? 1 : uid);
+  } catch (e) {
+    // as root, the new directory is root's, not uid 1's: refused
+    assert.match(String(e), /not a directory of uid/);
+  }
+  try {
+    Deno.chmodSync(dir, 0o777);
+    assert.throws(
+      () => ensureStateDir(dir, Deno.uid() === 0 ? 4242 : Deno.uid()!),
+      /not a directory of uid/,
+    );
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });

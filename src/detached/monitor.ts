@@ -33,6 +33,7 @@ import type { StartedRun } from "../run_command.ts";
 import {
   detachedPaths,
   type DetachedRecord,
+  ensureStateDir,
   logPath,
   type RestartPolicy,
 } from "./record.ts";
@@ -601,8 +602,7 @@ export async function monitorMain(): Promise<number> {
   libc().setsid();
   Deno.chdir("/");
   const paths = detachedPaths();
-  const base = paths.socket.slice(0, paths.socket.lastIndexOf("/"));
-  Deno.mkdirSync(base, { recursive: true, mode: 0o700 });
+  ensureStateDir(paths.socket.slice(0, paths.socket.lastIndexOf("/")));
   // Errors nobody awaited are logged; the containers go on.
   globalThis.addEventListener("unhandledrejection", (e) => {
     e.preventDefault();

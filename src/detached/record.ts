@@ -7,6 +7,7 @@
  */
 
 import type { ContainerRecord } from "../engine/state.ts";
+import { TinycError } from "../errors.ts";
 
 /** `--restart`: docker's policies. */
 export interface RestartPolicy {
@@ -63,6 +64,22 @@ export function stateBase(
   if (uid === 0) return "/run/tinyc";
   const xdg = env("XDG_RUNTIME_DIR");
   return xdg ? `${xdg}/tinyc` : `/tmp/tinyc-${uid}`;
+}
+
+/**
+ * Create the state directory `base` (0700) if missing. Rootless, it must be
+ * a real directory of ours that nobody else can write: a planted
+ * /tmp/tinyc-UID (or a symlink there) is refused.
+ */
+export function ensureStateDir(base: string, uid = Deno.uid() ?? 0): void {
+  Deno.mkdirSync(base, { recursive: true, mode: 0o700 });
+  if (uid === 0) return;
+  const st = Deno.lstatSync(base);
+  if (!st.isDirectory || st.uid !== uid || ((st.mode ?? 0) & 0o022) !== 0) {
+    throw new TinycError(
+      `state directory ${base}: not a directory of uid ${uid} that only it can write`,
+    );
+  }
 }
 
 /** Paths of the detached machinery under {@link stateBase}. */
