@@ -171,6 +171,11 @@ Deno.test({
       await ok(["exec", "-u", "nobody", "d-main", "id", "-u"]),
       "65534\n",
     );
+    // -t: a terminal of its own, relayed by the CLI
+    assert.match(
+      await ok(["exec", "-t", "d-main", "tty"]),
+      /^\/dev\/pts\/\d+\r?\n$/,
+    );
     // the same cgroup as the container's init
     const rec = record(id);
     assert.equal(
@@ -312,6 +317,18 @@ Deno.test({
     assert.equal(info.State.ExitCode, 5);
     assert.equal((await t(["logs", "d-rs"])).stdout, "ran\nran\nran\n");
     await ok(["rm", "d-rs"]);
+
+    // logs -f follows until the container ends
+    await runD(["--name", "d-follow"], [
+      "sh",
+      "-c",
+      "for i in 1 2 3; do echo tick $i; sleep 0.2; done",
+    ]);
+    assert.equal(
+      await ok(["logs", "-f", "d-follow"]),
+      "tick 1\ntick 2\ntick 3\n",
+    );
+    await ok(["rm", "d-follow"]);
 
     const id = await runD(["--rm", "--name", "d-rm"], ["sleep", "0.3"]);
     assert.ok(
