@@ -22,6 +22,7 @@ Commands:
   wait CONTAINER...                             wait for containers, print exit codes
   inspect CONTAINER...                          a container's state and config (JSON)
   rm [-f] CONTAINER...                          remove containers (-f: running ones too)
+  attach CONTAINER                              follow a container's output until it ends
   rootfs [DIR]                                  build a busybox rootfs (default ./bb_root)
   rootfs add DIR BINARY...                      copy host binaries and their libraries into DIR
   start [OPTIONS]                               build ./bb_root if missing, run /bin/sh in it

@@ -56,6 +56,7 @@ async function runCliCommand(
       case "wait":
       case "inspect":
       case "rm":
+      case "attach":
         return await detachedVerb(cmd, args);
       case "rootfs": {
         const { rootfsCommand } = await import("./rootfs/cli.ts");
@@ -92,6 +93,7 @@ async function detachedVerb(cmd: string, args: string[]): Promise<number> {
     wait: d.waitCommand,
     inspect: d.inspectCommand,
     rm: d.rmCommand,
+    attach: d.attachCommand,
   };
   return await verbs[cmd](args);
 }

@@ -318,6 +318,17 @@ Deno.test({
     assert.equal((await t(["logs", "d-rs"])).stdout, "ran\nran\nran\n");
     await ok(["rm", "d-rs"]);
 
+    // attach: the output from now on, and the container's status
+    await runD(["--name", "d-attach"], [
+      "sh",
+      "-c",
+      "sleep 0.3; echo late; exit 9",
+    ]);
+    const att = await t(["attach", "d-attach"]);
+    assert.equal(att.code, 9, att.stderr);
+    assert.equal(att.stdout, "late\n");
+    await ok(["rm", "d-attach"]);
+
     // logs -f follows until the container ends
     await runD(["--name", "d-follow"], [
       "sh",

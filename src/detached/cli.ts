@@ -389,6 +389,36 @@ function readBytes(path: string, offset: number): string {
   }
 }
 
+/**
+ * `tinyc attach NAME`: follow the container's output from now until it
+ * ends, then exit with its status. Its stdin is /dev/null, so there is
+ * nothing to type into; Ctrl-C leaves the container running.
+ */
+export async function attachCommand(args: string[]): Promise<number> {
+  const { values, rest } = parse([], args, "attach");
+  if (values.help) {
+    console.log(helpText(
+      "tinyc attach CONTAINER",
+      "Print a running container's output as it comes, until it ends; exit with\nits status. Output only (a detached container's stdin is /dev/null);\nCtrl-C leaves it running.",
+      [],
+    ));
+    return 0;
+  }
+  if (rest.length !== 1) {
+    throw new TinycError("tinyc attach: give exactly one container");
+  }
+  const r = find(rest[0]);
+  if (view(r).status !== "running") {
+    throw new TinycError(`container ${r.detached.name} is not running`);
+  }
+  await logsCommand(["-f", "--tail", "0", r.id]);
+  try {
+    return view(store().load(r.id) as DetachedRecord).exitCode;
+  } catch {
+    return 0; // removed (--rm)
+  }
+}
+
 const EXEC_FLAGS: FlagDef[] = [
   {
     name: "interactive",
