@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import {
   busyboxRoot,
   type CliResult,
+  readUntil,
   skipUnlessRoot,
   tinyc,
   waitFor,
@@ -324,17 +325,24 @@ Deno.test({
     await runD(["--name", "d-attach", "-v", `${vol}:/v`], [
       "sh",
       "-c",
-      "echo early; while [ ! -e /v/go ]; do sleep 0.05; done; echo late; exit 9",
+      "echo early; while [ ! -e /v/go ]; do echo tick; sleep 0.05; done; exit 9",
     ]);
     for (let i = 0; i < 100; i++) {
-      if ((await t(["logs", "d-attach"])).stdout === "early\n") break;
+      if ((await t(["logs", "d-attach"])).stdout.startsWith("early\n")) break;
       await new Promise((r) => setTimeout(r, 50));
     }
-    const attaching = t(["attach", "d-attach"]);
+    const attach = new Deno.Command(
+      new URL("../main.ts", import.meta.url).pathname,
+      { args: ["attach", "d-attach"], env, stdout: "piped", stderr: "null" },
+    ).spawn();
+    const [seen, rest] = attach.stdout.tee();
+    // attached once a tick arrives: then let the container end
+    await readUntil(seen, /tick\n/);
+    await seen.cancel();
     Deno.writeTextFileSync(`${vol}/go`, "");
-    const att = await attaching;
-    assert.equal(att.code, 9, att.stderr);
-    assert.ok(["", "late\n"].includes(att.stdout), att.stdout);
+    const att = await new Response(rest).text();
+    assert.equal((await attach.status).code, 9);
+    assert.match(att, /^(tick\n)+$/);
     await ok(["rm", "d-attach"]);
     Deno.removeSync(vol, { recursive: true });
 
