@@ -185,6 +185,8 @@ interface Live {
   wake?: () => void;
   /** Resolves when the container's loop is over (no more restarts). */
   done: Promise<void>;
+  /** Whether the kernel OOM-killed a process of the current run. */
+  oomKilled?: () => boolean;
 }
 
 function sleep(ms: number, live: Live): Promise<void> {
@@ -248,6 +250,8 @@ export class Monitor {
   #requests = 0;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   readonly self = { pid: Deno.pid, pidStart: processStartTime(Deno.pid)! };
+  /** The seccomp compiler (src/security/seccomp.ts), loaded at start. */
+  seccomp?: typeof import("../security/seccomp.ts");
 
   constructor(root: string, readonly onIdle: () => void) {
     this.store = new StateStore(root);
@@ -418,11 +422,14 @@ export class Monitor {
       ...info.spec,
       linux: { ...info.spec.linux, seccomp: undefined },
     };
-    let seccompProgram: ContainerRecord["seccompProgram"];
-    if (info.spec.linux.seccomp) {
-      // Already loaded by the launcher.
-      seccompProgram = compiledSeccomp(info.spec);
-    }
+    // exec applies the same filter: compiled again (as the launcher did).
+    const profile = info.spec.linux.seccomp;
+    const seccompProgram: ContainerRecord["seccompProgram"] = profile
+      ? {
+        program: Array.from(this.seccomp!.compileSeccomp(profile)),
+        flags: profile.flags,
+      }
+      : undefined;
     const prev = live.record;
     const now = new Date().toISOString();
     live.pid = info.pid;
@@ -454,7 +461,7 @@ export class Monitor {
         oomKilled: false,
       },
     };
-    oomCheck.set(live.id, info.oomKilled);
+    live.oomKilled = info.oomKilled;
     this.store.save(live.record);
   }
 
@@ -471,7 +478,7 @@ export class Monitor {
       r.detached.state = "exited";
       r.detached.exitCode = code;
       r.detached.finishedAt = new Date().toISOString();
-      r.detached.oomKilled = oomCheck.get(live.id)?.() ?? false;
+      r.detached.oomKilled = live.oomKilled?.() ?? false;
       r.detached.stopRequested = live.stopRequested;
       const again = shouldRestart(
         live.restart,
@@ -500,7 +507,6 @@ export class Monitor {
       }
     }
     log.close();
-    oomCheck.delete(live.id);
     if (live.autoRemove) this.store.remove(live.id);
   }
 
@@ -586,17 +592,6 @@ function imageOf(args: string[]): string | undefined {
   return undefined;
 }
 
-const oomCheck = new Map<string, () => boolean>();
-
-let compile:
-  | ((spec: StartedRun["spec"]) => ContainerRecord["seccompProgram"])
-  | undefined;
-function compiledSeccomp(
-  spec: StartedRun["spec"],
-): ContainerRecord["seccompProgram"] {
-  return compile?.(spec);
-}
-
 /** `tinyc __monitor`: serve until no container is left. */
 export async function monitorMain(): Promise<number> {
   libc().setsid();
@@ -608,14 +603,6 @@ export async function monitorMain(): Promise<number> {
     e.preventDefault();
     console.error(`tinyc monitor: ${oneLine(e.reason)}`);
   });
-  const seccomp = await import("../security/seccomp.ts");
-  compile = (spec) =>
-    spec.linux.seccomp
-      ? {
-        program: Array.from(seccomp.compileSeccomp(spec.linux.seccomp)),
-        flags: spec.linux.seccomp.flags,
-      }
-      : undefined;
   if (!(await takeLock(paths.lock, paths.socket))) return 0;
   try {
     Deno.removeSync(paths.socket);
@@ -630,6 +617,7 @@ export async function monitorMain(): Promise<number> {
     } catch { /* gone */ }
     listener.close();
   });
+  monitor.seccomp = await import("../security/seccomp.ts");
   console.error(`tinyc monitor ${Deno.pid}: serving ${paths.socket}`);
   try {
     for await (const conn of listener) serve(monitor, conn);
