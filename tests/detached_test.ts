@@ -172,6 +172,15 @@ Deno.test({
       await ok(["exec", "-u", "nobody", "d-main", "id", "-u"]),
       "65534\n",
     );
+    // the container's capabilities, no_new_privs and seccomp filter
+    const status = await ok(["exec", "d-main", "cat", "/proc/self/status"]);
+    assert.match(status, /^CapEff:\s+00000000a80425fb$/m);
+    assert.match(status, /^NoNewPrivs:\s+1$/m);
+    assert.match(status, /^Seccomp:\s+2$/m);
+    assert.notEqual(
+      (await t(["exec", "d-main", "unshare", "-U", "true"])).code,
+      0,
+    );
     // -t: a terminal of its own, relayed by the CLI
     assert.match(
       await ok(["exec", "-t", "d-main", "tty"]),
