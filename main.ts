@@ -19,6 +19,16 @@ Commands:
   images                                        list images
   rmi IMAGE...                                  remove images
   image inspect IMAGE...                        show images as JSON
+      -d [--name N] [--rm] [--restart P]        ... detached: prints its id, returns
+  ps [-a] [-q]                                  list detached containers
+  logs [-f] [--tail N] [-t] CONTAINER           a detached container's output
+  exec [-it] [-e] [-w] [-u] CONTAINER CMD...    run a command in a running container
+  stop [-t SECONDS] CONTAINER...                SIGTERM, SIGKILL after the grace period
+  kill [-s SIGNAL] CONTAINER...                 signal a container's PID 1
+  wait CONTAINER...                             wait for containers, print exit codes
+  inspect CONTAINER...                          a container's state and config (JSON)
+  rm [-f] CONTAINER...                          remove containers (-f: running ones too)
+  attach CONTAINER                              follow a container's output until it ends
   rootfs [DIR]                                  build a busybox rootfs (default ./bb_root)
   rootfs add DIR BINARY...                      copy host binaries and their libraries into DIR
   start [OPTIONS]                               build ./bb_root if missing, run /bin/sh in it
@@ -36,6 +46,10 @@ async function main(args: string[]): Promise<number> {
   if (cmd === "__exec") {
     const { execInitMain } = await import("./src/init.ts");
     execInitMain();
+  }
+  if (cmd === "__monitor") {
+    const { monitorMain } = await import("./src/detached/monitor.ts");
+    return await monitorMain();
   }
   if (cmd === "oci") {
     const { ociMain } = await import("./src/oci/cli.ts");

@@ -88,13 +88,15 @@ export async function startCgroup(
     parent?: string;
     /** Devices the container may open (a cgroup-v2 device program); none: no filter. */
     devices?: readonly DeviceRule[];
+    /** Name suffix (a detached container's id); default random. */
+    id?: string;
   },
   pid: number,
 ): Promise<StartedCgroup> {
   // Cgroups of launchers that were SIGKILLed: remove them first.
   cleanupStaleCgroups({ parent: opts.parent });
   const plan = planCgroup({
-    id: cgroupId(crypto.randomUUID().slice(0, 8)),
+    id: cgroupId(opts.id ?? crypto.randomUUID().slice(0, 8)),
     resources: opts.resources,
     parent: opts.parent,
     children: [pid],
@@ -141,12 +143,14 @@ export function cgroupStep(
   spec: Spec,
   onCreated: (cg: Cgroup) => void,
   started?: Promise<StartedCgroup>,
+  id?: string,
 ): HostSetup {
   return async (pid, cfg): Promise<Cleanup> => {
     if (started) consumedCgroups.add(started);
     const s = await (started ?? startCgroup({
       resources: spec.linux.resources ?? {},
       parent: spec.linux.cgroupParent,
+      id,
     }, pid));
     // The CLI's early init was replaced (namespaces differed): move this one.
     if (s.pid !== pid) s.cg.addProcess(pid);

@@ -226,6 +226,10 @@ export interface LaunchOptions {
   execFifo?: string;
   /** -t: hand the pty master to this instead of relaying (OCI --console-socket). */
   takePty?: (master: number) => void | Promise<void>;
+  /** Detached runs (src/detached): the init's stdin, stdout, stderr instead of ours. */
+  stdio?: [number, number, number];
+  /** Called once the command runs (its exec succeeded), with the init's pid. */
+  onStarted?: (pid: number) => void;
 }
 
 /** An init spawned before the spec was complete (see {@link spawnEarlyInit}). */
@@ -418,6 +422,7 @@ class ContainerRun {
       [CONFIG_FD, cfgRead],
       [REPORT_FD, repWrite],
     ];
+    this.opts.stdio?.forEach((fd, i) => fds.push([i, fd]));
     const { rootless } = this.opts;
     if (rootless) {
       // unshare makes every namespace; see the ladder in src/rootless/mod.ts.
@@ -549,6 +554,7 @@ class ContainerRun {
       pty = relay(master);
     }
     trace("command started");
+    this.opts.onStarted?.(this.pid);
 
     // 6. the container runs: forward signals, wait.
     let status;

@@ -11,6 +11,16 @@ import type { EarlyStart } from "./early.ts";
 import { parseFlags } from "./flags.ts";
 import { RUN_FLAGS } from "./run_flags.ts";
 import { strayError } from "./stray.ts";
+import { DETACHED_RUN_HELP, splitRunArgs } from "./detached/logic.ts";
+
+const RUN_VALUE_FLAGS = new Set(
+  RUN_FLAGS.filter((f) => f.type === "string").flatMap((f) =>
+    f.short ? [f.name, f.short] : [f.name]
+  ),
+);
+const RUN_SHORT_BOOLEANS = new Set(
+  RUN_FLAGS.filter((f) => f.type === "boolean" && f.short).map((f) => f.short!),
+);
 
 /** Run `tinyc CMD ARGS...`; resolves to the process exit status. */
 export async function runCli(
@@ -50,6 +60,16 @@ async function runCliCommand(
         if (cmd === "rmi") return await cli.rmiCommand(args);
         return await cli.imageCommand(args);
       }
+      case "ps":
+      case "logs":
+      case "exec":
+      case "stop":
+      case "kill":
+      case "wait":
+      case "inspect":
+      case "rm":
+      case "attach":
+        return await detachedVerb(cmd, args);
       case "rootfs": {
         const { rootfsCommand } = await import("./rootfs/cli.ts");
         return await rootfsCommand(args);
@@ -73,13 +93,49 @@ async function runCliCommand(
   }
 }
 
-async function runCommand(args: string[]): Promise<number> {
+/** ps, logs, exec, stop, kill, wait, inspect, rm: src/detached/cli.ts. */
+async function detachedVerb(cmd: string, args: string[]): Promise<number> {
+  const d = await import("./detached/cli.ts");
+  const verbs: Record<string, (a: string[]) => number | Promise<number>> = {
+    ps: d.psCommand,
+    logs: d.logsCommand,
+    exec: d.execCommand,
+    stop: d.stopCommand,
+    kill: d.killCommand,
+    wait: d.waitCommand,
+    inspect: d.inspectCommand,
+    rm: d.rmCommand,
+    attach: d.attachCommand,
+  };
+  return await verbs[cmd](args);
+}
+
+async function runCommand(allArgs: string[]): Promise<number> {
   trace("cli loaded");
+  // -d, --name, --rm, --restart are run's own (src/detached).
+  const { flags: detached, rest: args } = splitRunArgs(
+    allArgs,
+    RUN_VALUE_FLAGS,
+    RUN_SHORT_BOOLEANS,
+  );
+  if (detached.detach) {
+    const { values } = parseFlags(RUN_FLAGS, args, "tinyc run");
+    if (values.help === true) {
+      const { runHelp } = await import("./cli.ts");
+      console.log(`${runHelp()}\n\n${DETACHED_RUN_HELP}`);
+      return 0;
+    }
+    const { runDetached } = await import("./detached/cli.ts");
+    return await runDetached(args, detached);
+  }
+  if (detached.restart !== undefined) {
+    throw new TinycError("tinyc run: --restart needs -d");
+  }
   // A cheap first pass over the flags' shape; full validation follows.
   const { values } = parseFlags(RUN_FLAGS, args, "tinyc run");
   if (values.help === true) {
     const { runHelp } = await import("./cli.ts");
-    console.log(runHelp());
+    console.log(`${runHelp()}\n\n${DETACHED_RUN_HELP}`);
     return 0;
   }
   // As root, start the init (and its cgroup) now: see src/early.ts.

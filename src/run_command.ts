@@ -14,7 +14,8 @@ import {
   type RunOptions,
   specFromOptions,
 } from "./cli.ts";
-import type { Device } from "./spec.ts";
+import type { Device, Spec } from "./spec.ts";
+import type { ContainerNetwork } from "./network/mod.ts";
 import { withRoot } from "./linux/in_root.ts";
 import { reachableWarning } from "./rootfs/guard.ts";
 import { trackMountPoints } from "./rootfs/mount_points.ts";
@@ -33,6 +34,43 @@ export async function runContainerCommand(
   return await prepareAndRun(opts, await import("./launcher.ts"), started);
 }
 
+/** What a detached run (src/detached/monitor.ts) adds to a run. */
+export interface RunHooks {
+  /** The container's id: names its network lease, veth and cgroup. */
+  id: string;
+  /** The init's stdin, stdout, stderr. */
+  stdio: [number, number, number];
+  /** -t: the pty master (the launcher closes its own copy afterwards). */
+  takePty?: (master: number) => void;
+  /** The command runs: what a record of it needs. */
+  onStarted: (info: StartedRun) => void;
+}
+
+/** A detached container once its command runs. */
+export interface StartedRun {
+  pid: number;
+  spec: Spec;
+  cgroupPaths: string[];
+  oomKilled: () => boolean;
+  ports: Array<
+    { hostIp: string; hostPort: number; port: number; proto: string }
+  >;
+  address?: string;
+}
+
+/**
+ * A detached container's run, given its arguments as `tinyc run` takes
+ * them: resolves to its exit status once it ends.
+ */
+export async function runDetachedContainer(
+  args: string[],
+  hostEnv: (k: string) => string | undefined,
+  hooks: RunHooks,
+): Promise<number> {
+  const opts = parseRunArgs(args, hostEnv);
+  return await prepareAndRun(opts, await import("./launcher.ts"), {}, hooks);
+}
+
 /** Early inits that runContainer owns (and will clean up) by now. */
 export const handedOver: WeakSet<EarlyInit> = new WeakSet<EarlyInit>();
 
@@ -40,13 +78,20 @@ async function prepareAndRun(
   opts: RunOptions,
   launcher: typeof import("./launcher.ts"),
   started: { early?: EarlyInit; cgroup?: Promise<StartedCgroup> },
+  hooks?: RunHooks,
 ): Promise<number> {
   // `run IMAGE`: the image (pulled if missing) and a container directory.
   const image = opts.image
     ? await (await import("./images/run.ts")).prepareImageRun(opts)
     : undefined;
   try {
-    return await prepareAndRunOn(image?.opts ?? opts, launcher, started, image);
+    return await prepareAndRunOn(
+      image?.opts ?? opts,
+      launcher,
+      started,
+      image,
+      hooks,
+    );
   } finally {
     await image?.cleanup();
   }
@@ -57,6 +102,7 @@ async function prepareAndRunOn(
   launcher: typeof import("./launcher.ts"),
   started: { early?: EarlyInit; cgroup?: Promise<StartedCgroup> },
   image: import("./images/run.ts").ImageRun | undefined,
+  hooks?: RunHooks,
 ): Promise<number> {
   const { early } = started;
   const { runContainer, initArgv } = launcher;
@@ -102,12 +148,13 @@ async function prepareAndRunOn(
     wantCgroup = controllers.length > 0 ||
       spec.linux.cgroupParent !== undefined;
   }
-  let cgroup: { oomKilled(): boolean } | undefined;
-  const id = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
+  let cgroup: { oomKilled(): boolean; paths: string[] } | undefined;
+  const id = hooks?.id ?? crypto.randomUUID().replaceAll("-", "").slice(0, 12);
+  let net: ContainerNetwork | undefined;
   // The network step may add a mount (/etc/hosts): before the config. The
   // cgroup must be complete before the init makes its cgroup namespace.
   const setup: HostSetup[] = opts.network.mode === "bridge"
-    ? [bridgeStep(opts, id, rootPath, image?.hasDir)]
+    ? [bridgeStep(opts, id, rootPath, (n) => net = n, image?.hasDir)]
     : [];
   // Last: mount points the init will make (bridge: /etc/hosts) are removed
   // again after the run.
@@ -118,7 +165,7 @@ async function prepareAndRunOn(
     })
   );
   const setupBeforeExec: HostSetup[] = wantCgroup
-    ? [cgroupStep(spec, (cg) => cgroup = cg, started.cgroup)]
+    ? [cgroupStep(spec, (cg) => cgroup = cg, started.cgroup, hooks?.id)]
     : [];
   if (Deno.uid() === 0 && opts.network.mode !== "bridge") {
     await reclaimStaleNetworkState();
@@ -140,6 +187,24 @@ async function prepareAndRunOn(
       early,
       setup,
       setupBeforeExec,
+      ...(hooks && {
+        stdio: hooks.stdio,
+        takePty: hooks.takePty,
+        onStarted: (pid: number) =>
+          hooks.onStarted({
+            pid,
+            spec,
+            cgroupPaths: cgroup?.paths ?? [],
+            oomKilled: () => cgroup?.oomKilled() ?? false,
+            ports: (net?.ports ?? []).map((p) => ({
+              hostIp: p.mapping.hostIp,
+              hostPort: p.hostPort,
+              port: p.mapping.containerPort,
+              proto: p.mapping.protocol,
+            })),
+            address: net?.lease?.address,
+          }),
+      }),
       explain: [(code) => {
         if (code !== 137 || !cgroup?.oomKilled()) return undefined;
         const limit = spec.linux.resources?.memory?.limit;
@@ -178,6 +243,7 @@ function bridgeStep(
   opts: RunOptions,
   id: string,
   rootPath: string,
+  onNetwork: (net: ContainerNetwork) => void,
   hasDir?: (path: string) => boolean,
 ): HostSetup {
   return async (pid, cfg) => {
@@ -201,6 +267,7 @@ function bridgeStep(
     );
     if (conflict) throw new TinycError(conflict);
     const net = await startNetwork(netOpts, pid);
+    onNetwork(net);
     // Ports tinyc picked are only useful if the user learns them.
     for (const p of net.ports) {
       if (p.mapping.hostPort === 0) {

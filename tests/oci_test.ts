@@ -49,16 +49,18 @@ interface Bundle {
 }
 
 /** A bundle whose rootfs is the test busybox, config from `tinyc-oci spec`. */
+// deno-lint-ignore no-explicit-any
+type Config = Record<string, any>;
+
 async function bundle(
-  edit: (c: Record<string, any>) => void = () => {},
+  edit: (c: Config) => void = () => {},
 ): Promise<Bundle> {
   const dir = await Deno.makeTempDir({ prefix: "oci-test-tinyc-" });
   const state = `${dir}/state`;
   const id = `t${crypto.randomUUID().slice(0, 8)}`;
   const spec = await oci(state, ["spec", "--bundle", dir]);
   assert.equal(spec.code, 0, spec.stderr);
-  // deno-lint-ignore no-explicit-any
-  const c: Record<string, any> = JSON.parse(
+  const c: Config = JSON.parse(
     await Deno.readTextFile(`${dir}/config.json`),
   );
   c.root = { path: await busyboxRoot(), readonly: true };

@@ -182,7 +182,7 @@ export async function execOci(
     for (const c of r.cgroup?.cgroups ?? []) {
       Deno.writeTextFileSync(`${c.dir}/cgroup.procs`, String(pid));
     }
-    let seccomp: ExecConfig["seccomp"];
+    let seccomp: ExecConfig["seccomp"] = r.seccompProgram;
     if (r.rawSeccomp) {
       const { compileSeccomp, parseSeccompProfile } = await import(
         "../security/seccomp.ts"

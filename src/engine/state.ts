@@ -13,6 +13,7 @@ import { TinycError } from "../errors.ts";
 import { cstr, errnoError, libc, SYS } from "../libc.ts";
 import type { Spec } from "../spec.ts";
 import type { CgroupPlan } from "../cgroups/plan.ts";
+import type { DetachedInfo } from "../detached/record.ts";
 
 /** OCI status values (runtime-spec "state"). */
 export type Status = "creating" | "created" | "running" | "paused" | "stopped";
@@ -38,6 +39,10 @@ export interface ContainerRecord {
   cgroup?: CgroupPlan;
   /** Set by `start`, for `state`/`list` output. */
   started?: string;
+  /** The compiled seccomp filter, when there is no `rawSeccomp` (tinyc run -d). */
+  seccompProgram?: { program: number[]; flags: number };
+  /** tinyc run -d (src/detached): name, logs, exit status, restart policy. */
+  detached?: DetachedInfo;
 }
 
 /** An id: no `/`, no `..`, printable, as runc allows. */
