@@ -211,17 +211,23 @@ function pidsMentioning(s: string): number[] {
   return pids;
 }
 
-/** End processes that mention `s` (started through the engines), by pid. */
+/**
+ * End processes that mention `s` (started through the engines), by pid:
+ * those that do not exit by themselves get SIGTERM, then SIGKILL.
+ */
 async function reapMentioning(s: string): Promise<void> {
-  if (await poll(() => pidsMentioning(s).length === 0, 5000)) return;
-  for (const pid of pidsMentioning(s)) {
-    try {
-      Deno.kill(pid, "SIGKILL");
-    } catch {
-      // gone
+  const gone = () => pidsMentioning(s).length === 0;
+  for (const signal of ["SIGTERM", "SIGKILL"] as const) {
+    if (await poll(gone, 3000)) return;
+    for (const pid of pidsMentioning(s)) {
+      try {
+        Deno.kill(pid, signal);
+      } catch {
+        // gone
+      }
     }
   }
-  await poll(() => pidsMentioning(s).length === 0, 5000);
+  await poll(gone, 3000);
 }
 
 /** Mount points (from /proc/self/mountinfo, unescaped). */
@@ -263,11 +269,40 @@ async function cgroupDirs(re: RegExp): Promise<string[]> {
   return r.stdout.split("\n").filter((d) => d && re.test(d));
 }
 
-/** Remove cgroups matching `re` that are not in `before`, deepest first (rmdir: empty ones only). */
+/**
+ * Remove cgroups matching `re` that are not in `before`, deepest first,
+ * after killing what still runs in them (containers of a run that died).
+ */
 async function removeCgroups(re: RegExp, before: Set<string>): Promise<void> {
   const dirs = (await cgroupDirs(re)).filter((d) => !before.has(d))
     .sort((a, b) => b.length - a.length);
+  const procs = () =>
+    dirs.flatMap((d) => {
+      try {
+        return Deno.readTextFileSync(`${d}/cgroup.procs`).split("\n")
+          .filter((l) => l).map(Number);
+      } catch {
+        return [];
+      }
+    });
+  for (const pid of procs()) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+  }
+  await poll(() => procs().length === 0, 5000);
   for (const d of dirs) {
+    // a plain tmpfs directory posing as a cgroup (see removeNewTopDirs) may
+    // hold files podman wrote; in a real cgroupfs these unlinks just fail
+    for (const f of ["tasks", "cgroup.procs"]) {
+      try {
+        Deno.removeSync(`${d}/${f}`);
+      } catch {
+        // a cgroupfs file, or none
+      }
+    }
     try {
       Deno.removeSync(d);
     } catch {
@@ -928,6 +963,17 @@ const SCENARIOS: [string, Scenario][] = [
       ]);
       expectCode(x, 0, "exec");
       assert.equal(x.stdout.trim(), "exec-ok");
+      // where "rm leaves nothing" looks: the state and cgroup are there now
+      const id = await e.id(name);
+      assert.ok(
+        exists(e.stateDir(id)),
+        `no tinyc-oci state at ${e.stateDir(id)}`,
+      );
+      assert.notDeepEqual(
+        await cgroupDirs(new RegExp(id)),
+        [],
+        `no cgroup named after ${id}`,
+      );
       expectCode(await e.stop(name), 0, "stop");
       // 0 is the trap's exit: a SIGKILL after the grace period gives 137
       assert.equal(
