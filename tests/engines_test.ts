@@ -369,9 +369,13 @@ function removeNewHostPaths(before: Set<string>): void {
   }
 }
 
-/** A cgroup path component of this run's (or, with `pid`, another run's) containers. */
+/**
+ * The cgroup parent of this run's (or, with `pid`, another run's)
+ * containers: `/engines-test-ENGINE-PID`, not `tinyc-*` (the cgroup tests
+ * count those as tinyc run's leftovers).
+ */
 function cgroupRe(pid = TAG): RegExp {
-  return new RegExp(`/tinyc-engines-[a-z]+-${pid}(/|$)`);
+  return new RegExp(`/engines-test-[a-z]+-${pid}(/|$)`);
 }
 
 /**
@@ -568,7 +572,7 @@ events_logger = "file"
         "--network",
         "none",
         "--cgroup-parent",
-        `/tinyc-engines-podman-${TAG}`,
+        `/engines-test-podman-${TAG}`,
       ];
       if (o.env) a.push("-e", o.env);
       if (o.hostname) a.push("--hostname", o.hostname);
@@ -684,7 +688,7 @@ async function setupContainerd(
         "--fifo-dir",
         `${C}/fifo`,
         "--cgroup",
-        `/tinyc-engines-ctr-${TAG}/${name}`,
+        `/engines-test-ctr-${TAG}/${name}`,
       ];
       if (o.env) a.push("--env", o.env);
       if (o.hostname) {
@@ -816,7 +820,7 @@ async function setupDocker(w: World, daemons: Daemon[]): Promise<Engine> {
     "--exec-opt",
     "native.cgroupdriver=cgroupfs",
     "--cgroup-parent",
-    `/tinyc-engines-docker-${TAG}`,
+    `/engines-test-docker-${TAG}`,
   ], log);
   daemons.push(d);
   const env = { DOCKER_CONFIG: `${D}/cli` };
