@@ -339,8 +339,9 @@ function removeNewTopDirs(before: Set<string>): void {
 
 /**
  * Paths the engines create outside their configured roots (hard-coded in
- * them); those that did not exist before a test are removed after it
- * (directories only when empty), deepest first.
+ * them), deepest first; those that did not exist before a test are removed
+ * after it (directories only when empty). The list of those is kept in the
+ * work dir, so that a run that died is cleaned up by the next.
  */
 const HOST_PATHS = [
   "/run/docker/plugins",
@@ -356,11 +357,15 @@ const HOST_PATHS = [
   "/var/lib/containers/cache",
   "/var/lib/containers",
   "/dev/shm/libpod_lock",
+  // podman runs its runtime with the default state root
+  "/run/tinyc-oci",
 ];
+const NEW_PATHS_FILE = "new-host-paths.json";
 
-function removeNewHostPaths(before: Set<string>): void {
+/** Remove `paths` (some of HOST_PATHS), in HOST_PATHS's order. */
+function removeHostPaths(paths: string[]): void {
   for (const p of HOST_PATHS) {
-    if (before.has(p)) continue;
+    if (!paths.includes(p)) continue;
     try {
       Deno.removeSync(p); // a directory only when empty
     } catch {
@@ -388,10 +393,20 @@ async function cleanStale(): Promise<void> {
     if (!m || !e.isDirectory || exists(`/proc/${m[1]}`)) continue;
     const dir = `/tmp/${e.name}`;
     console.log(`${FILE}: removing leftovers of an earlier run: ${dir}`);
+    let newPaths: string[] = [];
+    try {
+      const list = JSON.parse(
+        Deno.readTextFileSync(`${dir}/${NEW_PATHS_FILE}`),
+      );
+      newPaths = HOST_PATHS.filter((p) => list.includes(p));
+    } catch {
+      // died before writing it
+    }
     await reapMentioning(dir);
     await umountUnder(dir);
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     await removeCgroups(cgroupRe(m[1]));
+    removeHostPaths(newPaths);
   }
 }
 
@@ -457,12 +472,16 @@ async function buildImage(dir: string): Promise<string> {
   return archive;
 }
 
-async function makeWorld(): Promise<World> {
-  await cleanStale();
+/** The work dir (noting `newPaths`, see HOST_PATHS), runtime and image. */
+async function makeWorld(newPaths: string[]): Promise<World> {
   const work = `/tmp/tinyc-e-${TAG}-${crypto.randomUUID().slice(0, 6)}`;
   await Deno.mkdir(work);
   await Deno.chmod(work, 0o755);
   try {
+    await Deno.writeTextFile(
+      `${work}/${NEW_PATHS_FILE}`,
+      JSON.stringify(newPaths),
+    );
     const install = new URL("../scripts/install.ts", import.meta.url).pathname;
     await must([Deno.execPath(), "run", "-A", install], {
       PREFIX: `${work}/prefix`,
@@ -1042,11 +1061,12 @@ for (const engine of ["podman", "docker", "containerd"]) {
     name: `${engine} runs containers through tinyc-oci`,
     ignore: reason !== undefined,
   }, async (t) => {
+    await cleanStale();
     const topBefore = new Set(
       Array.from(Deno.readDirSync("/sys/fs/cgroup"), (e) => e.name),
     );
-    const hostBefore = new Set(HOST_PATHS.filter(exists));
-    const w = await makeWorld();
+    const newPaths = HOST_PATHS.filter((p) => !exists(p));
+    const w = await makeWorld(newPaths);
     const daemons: Daemon[] = [];
     let e: Engine | undefined;
     try {
@@ -1064,7 +1084,7 @@ for (const engine of ["podman", "docker", "containerd"]) {
       );
       await removeCgroups(cgroupRe());
       removeNewTopDirs(topBefore);
-      removeNewHostPaths(hostBefore);
+      removeHostPaths(newPaths);
     }
   });
 }
