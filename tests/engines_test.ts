@@ -32,7 +32,6 @@ const TAG = `${Deno.pid}`;
  * because podman refuses a run root longer than 50 characters.
  */
 const TMP_RE = /^tinyc-e-(\d+)-[0-9a-f]+$/;
-const decoder = new TextDecoder();
 
 // ------------------------------------------------------------ tools, skips
 
@@ -86,26 +85,60 @@ interface Result {
   stderr: string;
 }
 
-/** `timeout ARGV...`: a hang ends as exit 124 after STEP_TIMEOUT seconds. */
+/** Read `stream` to its end in the background. */
+function drain(stream: ReadableStream<Uint8Array>) {
+  const reader = stream.getReader();
+  let text = "";
+  const decoder = new TextDecoder();
+  const done = (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+  })().catch(() => {});
+  return {
+    done,
+    text: () => text,
+    cancel: () => reader.cancel().catch(() => {}),
+  };
+}
+
+/**
+ * `timeout ARGV...`: a hang ends as exit 124 after `seconds`. Output is
+ * read until the command's pipes close, or 5 s after it exited (a process
+ * it left behind may hold them open: that must not hang the test either).
+ */
 async function run(
   argv: string[],
   env: Record<string, string> = {},
   seconds = STEP_TIMEOUT,
 ): Promise<Result> {
   const t0 = Date.now();
-  const out = await new Deno.Command("timeout", {
+  const child = new Deno.Command("timeout", {
     args: ["-k", "5", `${seconds}`, ...argv],
     env,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-  }).output();
-  const r = {
-    code: out.code,
-    stdout: decoder.decode(out.stdout),
-    stderr: decoder.decode(out.stderr),
-  };
-  if ((r.code === 124 || r.code === 137) && Date.now() - t0 >= seconds * 1000) {
+  }).spawn();
+  const out = drain(child.stdout), err = drain(child.stderr);
+  const { code } = await child.status;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const closed = await Promise.race([
+    Promise.all([out.done, err.done]).then(() => true),
+    new Promise<boolean>((r) => timer = setTimeout(() => r(false), 5000)),
+  ]);
+  clearTimeout(timer);
+  if (!closed) {
+    await Promise.all([out.cancel(), err.cancel()]);
+    await Promise.all([out.done, err.done]);
+  }
+  const r = { code, stdout: out.text(), stderr: err.text() };
+  if (!closed) {
+    r.stderr += `\n(output still open 5 s after exit: ${argv.join(" ")})`;
+  }
+  if ((code === 124 || code === 137) && Date.now() - t0 >= seconds * 1000) {
     r.stderr += `\n(timed out after ${seconds}s: ${argv.join(" ")})`;
   }
   return r;
