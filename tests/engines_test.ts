@@ -579,7 +579,8 @@ async function setupPodman(w: World): Promise<Engine> {
   }
   // podman's default ulimits (nofile 1048576, nproc 4194304) may exceed the
   // host's hard limits, and without CAP_SYS_RESOURCE no runtime may raise
-  // them: ask for what the host allows.
+  // them: ask for what the host allows (nproc at most 32768, a value known
+  // to fit: the limit podman's own processes get may be below ours).
   const nofile = Math.min(hardLimit("Max open files"), 1048576);
   const nproc = Math.min(hardLimit("Max processes"), 32768);
   await Deno.writeTextFile(
