@@ -147,10 +147,16 @@ export function cgroupStep(
 ): HostSetup {
   return async (pid, cfg): Promise<Cleanup> => {
     if (started) consumedCgroups.add(started);
+    // The spec's device rules become the cgroup-v2 device program (the
+    // CLI's early start applied the same defaults already).
+    const { devices, ...resources } = spec.linux.resources ?? {};
     const s = await (started ?? startCgroup({
-      resources: spec.linux.resources ?? {},
+      resources,
       parent: spec.linux.cgroupParent,
       id,
+      devices: devices
+        ? (await import("./engine/devices.ts")).deviceAllowList(devices)
+        : undefined,
     }, pid));
     // The CLI's early init was replaced (namespaces differed): move this one.
     if (s.pid !== pid) s.cg.addProcess(pid);

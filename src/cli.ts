@@ -523,7 +523,11 @@ export function specFromOptions(opts: RunOptions, host: HostFacts): Spec {
         ? host.hostDevices
         : defaultDevices(),
       seccomp: seccompFor(opts, host, capabilities.bounding),
-      resources: opts.resources,
+      // docker's device allow-list (the runtime's defaults, src/engine/
+      // devices.ts), applied wherever the container's cgroup is made.
+      resources: opts.privileged
+        ? opts.resources
+        : { ...opts.resources, devices: [{ allow: false, access: "rwm" }] },
       cgroupParent: opts.cgroupParent,
       maskedPaths: opts.privileged ? [] : [...DEFAULT_MASKED_PATHS],
       readonlyPaths: opts.privileged ? [] : [...DEFAULT_READONLY_PATHS],
