@@ -1,9 +1,12 @@
 /**
- * `deno task install` / `deno task uninstall`: put `tinyc` and `tinyc-oci`
- * on PATH (`$PREFIX/bin`, PREFIX defaults to /usr/local) as small shell
- * wrappers that run this checkout's main.ts with this Deno binary, by
- * absolute paths (engines run their runtime with a minimal environment).
- * Uninstall removes only files this script wrote (they carry a marker).
+ * `deno task install` / `deno task uninstall`: copy the runtime (main.ts
+ * and src/, tests left out) to `$PREFIX/lib/tinyc`, readable by every user
+ * (rootless engines and containers' mapped root run it too), and put
+ * `tinyc` and `tinyc-oci` on PATH (`$PREFIX/bin`, PREFIX defaults to
+ * /usr/local) as small shell wrappers that run that copy with this Deno
+ * binary, by absolute paths (engines run their runtime with a minimal
+ * environment). Uninstall removes only what this script wrote (the wrappers
+ * carry a marker, the copy a marker file).
  *
  * @module
  */
@@ -26,6 +29,15 @@ export function wrapper(deno: string, main: string, name: string): string {
   ].join("\n");
 }
 
+function existsPath(p: string): boolean {
+  try {
+    Deno.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Is `path` a wrapper this script wrote? */
 function ours(path: string): boolean {
   try {
@@ -35,11 +47,67 @@ function ours(path: string): boolean {
   }
 }
 
+const LIB_MARKER = ".installed-by-tinyc";
+
+/** Copy main.ts and src/ (no tests) from `from` into a fresh `to`, world-readable. */
+function copyRuntime(from: string, to: string): void {
+  const tmp = `${to}.tmp-${crypto.randomUUID()}`;
+  Deno.mkdirSync(tmp, { recursive: true, mode: 0o755 });
+  const copyDir = (src: string, dst: string) => {
+    Deno.mkdirSync(dst, { mode: 0o755 });
+    Deno.chmodSync(dst, 0o755);
+    for (const e of Deno.readDirSync(src)) {
+      if (e.isDirectory) copyDir(`${src}/${e.name}`, `${dst}/${e.name}`);
+      else if (
+        e.isFile && e.name.endsWith(".ts") && !e.name.endsWith("_test.ts")
+      ) {
+        Deno.copyFileSync(`${src}/${e.name}`, `${dst}/${e.name}`);
+        Deno.chmodSync(`${dst}/${e.name}`, 0o644);
+      }
+    }
+  };
+  Deno.copyFileSync(`${from}/main.ts`, `${tmp}/main.ts`);
+  Deno.chmodSync(`${tmp}/main.ts`, 0o755);
+  copyDir(`${from}/src`, `${tmp}/src`);
+  Deno.writeTextFileSync(`${tmp}/${LIB_MARKER}`, "");
+  removeRuntime(to);
+  Deno.renameSync(tmp, to);
+}
+
+/** Remove an earlier copy (only one this script made). */
+function removeRuntime(dir: string): void {
+  try {
+    Deno.statSync(`${dir}/${LIB_MARKER}`);
+  } catch {
+    return;
+  }
+  Deno.removeSync(dir, { recursive: true });
+}
+
 function main(args: string[]): number {
   const prefix = Deno.env.get("PREFIX") || "/usr/local";
   const bin = `${prefix}/bin`;
+  const lib = `${prefix}/lib/tinyc`;
   const uninstall = args.includes("--uninstall");
-  const main = new URL("../main.ts", import.meta.url).pathname;
+  const main = `${lib}/main.ts`;
+  if (uninstall) removeRuntime(lib);
+  else {
+    try {
+      Deno.lstatSync(lib);
+      Deno.statSync(`${lib}/${LIB_MARKER}`);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound) || existsPath(lib)) {
+        console.error(
+          `install: ${lib} exists and was not written by tinyc; remove it first`,
+        );
+        return 1;
+      }
+    }
+    const checkout = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+    Deno.mkdirSync(`${prefix}/lib`, { recursive: true });
+    copyRuntime(checkout, lib);
+    console.log(`installed ${lib}`);
+  }
   for (const name of ["tinyc", "tinyc-oci"]) {
     const path = `${bin}/${name}`;
     let exists = false;

@@ -78,8 +78,11 @@ let launcherPid = 0;
 export function initMain(): never {
   launcherPid = libc().getppid();
   // Die with the launcher. Set before reading: if the launcher is already
-  // gone, the read below sees EOF.
-  prctl(PR_SET_PDEATHSIG, DIE_WITH_LAUNCHER);
+  // gone, the read below sees EOF. Not when our first parent is the helper
+  // the launcher kills to adopt us (src/engine/adopt.ts; OCI only).
+  if (!Deno.args.includes("--adopted")) {
+    prctl(PR_SET_PDEATHSIG, DIE_WITH_LAUNCHER);
+  }
   // Device nodes and mount points get exactly the modes asked for.
   libc().umask(0);
   trace("init running");
@@ -166,6 +169,7 @@ export function execInitMain(): never {
       slave,
       seccomp: cfg.seccomp,
       lastCap: cfg.lastCap,
+      setgroups: cfg.setgroups,
     });
   } catch (err) {
     const failure: InitFailure = {

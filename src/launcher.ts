@@ -16,7 +16,8 @@
  */
 
 import { CLONE, LinuxSys, MS, type Sys } from "./sys.ts";
-import type { Namespace, Spec } from "./spec.ts";
+import { keptMountFlags } from "./security/paths.ts";
+import type { IdMapping, Namespace, Spec } from "./spec.ts";
 import {
   CONFIG_FD,
   type InitConfig,
@@ -176,7 +177,9 @@ function readOnlyRuntime(sys: Sys, exe: string): void {
     "",
     exe,
     "",
-    MS.MS_REMOUNT | MS.MS_BIND | MS.MS_RDONLY | MS.MS_NOSUID | MS.MS_NODEV,
+    MS.MS_REMOUNT | MS.MS_BIND | MS.MS_RDONLY | MS.MS_NOSUID | MS.MS_NODEV |
+      // In a user namespace the mount's atime/noexec flags are locked.
+      keptMountFlags(exe, Deno.readTextFileSync("/proc/thread-self/mountinfo")),
   );
 }
 
@@ -224,6 +227,24 @@ export interface LaunchOptions {
    * and {@link createContainer} returns then, leaving it running.
    */
   execFifo?: string;
+  /**
+   * We run as root of a user namespace (rootless podman runs its runtime
+   * so), or the container gets one: device nodes are bound from the host,
+   * supplementary groups only where setgroups is allowed.
+   */
+  inUserNamespace?: boolean;
+  /**
+   * OCI: spawn the init through util-linux helpers that make the
+   * namespaces (a user namespace, with these maps), then adopt it; see
+   * src/engine/adopt.ts. `dir` holds a lock file while it runs; `env` adds
+   * to the init's environment.
+   */
+  adopt?: {
+    uid?: IdMapping[];
+    gid?: IdMapping[];
+    dir: string;
+    env?: Record<string, string>;
+  };
   /** -t: hand the pty master to this instead of relaying (OCI --console-socket). */
   takePty?: (master: number) => void | Promise<void>;
   /** Detached runs (src/detached): the init's stdin, stdout, stderr instead of ours. */
@@ -308,6 +329,25 @@ export async function runContainer(opts: LaunchOptions): Promise<number> {
   if (error !== undefined) throw error;
   if (cleanupError !== undefined) throw cleanupError;
   return code;
+}
+
+/** Is setgroups(2) allowed in our user namespace? */
+function setgroupsAllowed(): boolean {
+  try {
+    return Deno.readTextFileSync("/proc/self/setgroups").trim() === "allow";
+  } catch {
+    return true;
+  }
+}
+
+/** Are we in a user namespace other than the host's (the initial one)? */
+export function inUserNamespace(): boolean {
+  try {
+    const map = Deno.readTextFileSync("/proc/self/uid_map").trim();
+    return !/^0\s+0\s+4294967295$/.test(map);
+  } catch {
+    return false;
+  }
 }
 
 /** Wait for our child `pid` to end (reaping it); errors are ignored. */
@@ -439,7 +479,21 @@ class ContainerRun {
       this.pid = h.pid;
       return [cfgWrite, h.reportFd];
     }
-    this.pid = this.child = spawnInNamespaces(this.sys, ns, initArgv(), fds);
+    const { adopt } = this.opts;
+    if (adopt) {
+      const { spawnAdopted } = await import("./engine/adopt.ts");
+      const env = Object.entries({ ...Deno.env.toObject(), ...adopt.env })
+        .map(([k, v]) => `${k}=${v}`);
+      this.pid = this.child = spawnAdopted(
+        initArgv(),
+        this.opts.spec.linux.namespaces,
+        { uid: adopt.uid, gid: adopt.gid, lockDir: adopt.dir },
+        fds,
+        env,
+      );
+    } else {
+      this.pid = this.child = spawnInNamespaces(this.sys, ns, initArgv(), fds);
+    }
     this.close(cfgRead);
     this.close(repWrite);
     return [cfgWrite, repRead];
@@ -475,7 +529,7 @@ class ContainerRun {
       // The init gets the compiled filter, not the profile (which holds BigInts).
       spec: { ...spec, linux: { ...spec.linux, seccomp: undefined } },
       // mknod is refused in a user namespace: bind the host's nodes.
-      devices: rootless ? "bind" : "mknod",
+      devices: this.opts.inUserNamespace || rootless ? "bind" : "mknod",
       lastCap: Number(
         Deno.readTextFileSync("/proc/sys/kernel/cap_last_cap").trim(),
       ),
@@ -483,6 +537,7 @@ class ContainerRun {
     if (this.opts.execFifo) cfg.execFifo = this.opts.execFifo;
     // Only root mapped: unshare denied setgroups (src/rootless/spec.ts).
     if (rootless && !rootless.setgroups) cfg.setgroups = false;
+    if (this.opts.inUserNamespace && !setgroupsAllowed()) cfg.setgroups = false;
     // Steps that may add mounts (bridge: /etc/hosts) run before the config.
     await this.runSteps(this.opts.setup ?? [], cfg);
 

@@ -187,10 +187,15 @@ export async function loadBundle(
       kernel: Deno.osRelease(),
     });
   }
-  if (spec.linux.namespaces.some((n) => n.type === "user")) {
-    throw new TinycError(
-      "config.json: linux.namespaces: user namespaces are not supported by tinyc-oci yet",
-    );
+  const userns = spec.linux.namespaces.find((n) => n.type === "user");
+  if (userns && !userns.path) {
+    const root = (maps?: { containerID: number }[]) =>
+      maps?.some((m) => m.containerID === 0);
+    if (!root(spec.linux.uidMappings) || !root(spec.linux.gidMappings)) {
+      throw new TinycError(
+        "config.json: linux.uidMappings/gidMappings: a new user namespace needs both, mapping the container's root (0)",
+      );
+    }
   }
   return { spec, rawSeccomp };
 }
@@ -232,6 +237,7 @@ function ociCgroupStep(
   spec: Spec,
   id: string,
   onPlan: (plan: CgroupPlan) => void,
+  userns: boolean,
 ): HostSetup {
   return async (pid, cfg) => {
     const { planCgroup, createCgroup, cgroupMountPlan } = await import(
@@ -277,12 +283,28 @@ function ociCgroupStep(
       },
       children: [pid],
     });
-    const cg = createCgroup(plan);
+    let cg;
+    try {
+      cg = createCgroup(plan);
+    } catch (e) {
+      // As root of a user namespace (rootless podman), cgroups are ours
+      // only where they were delegated: without limits asked for, the
+      // container simply goes without one, as with runc.
+      const code = (e as { code?: string }).code ?? "";
+      const limits = r.memory || r.cpu || r.pids || r.unified;
+      if (userns && !limits && ["EACCES", "EPERM", "EROFS"].includes(code)) {
+        return;
+      }
+      throw e;
+    }
     try {
       const program = compileDeviceFilter(deviceAllowList(r.devices));
       for (const c of plan.cgroups) {
         if (c.version === 2) {
-          attachDeviceFilter(c.dir, program);
+          // A device program needs CAP_SYS_ADMIN on the host; in a user
+          // namespace the container's devices are host nodes bound in,
+          // which the user could open anyway.
+          if (!userns) attachDeviceFilter(c.dir, program);
           for (const [file, value] of Object.entries(r.unified ?? {})) {
             Deno.writeTextFileSync(`${c.dir}/${file}`, value);
           }
@@ -366,14 +388,17 @@ export function cgroupBindOps(
 }
 
 /** Apply `oomScoreAdj` of the spec to `pid` (inherited by exec); rlimits are the init's. */
-function processLimitsStep(spec: Spec): HostSetup {
+function processLimitsStep(spec: Spec, userns: boolean): HostSetup {
   return (pid) => {
     const adj = spec.process.oomScoreAdj;
     if (adj !== undefined) {
       try {
         Deno.writeTextFileSync(`/proc/${pid}/oom_score_adj`, String(adj));
       } catch (e) {
-        throw new TinycError(`process.oomScoreAdj ${adj}: ${oneLine(e)}`);
+        // Lowering it needs CAP_SYS_RESOURCE on the host (rootless: skipped).
+        if (!userns) {
+          throw new TinycError(`process.oomScoreAdj ${adj}: ${oneLine(e)}`);
+        }
       }
     }
   };
@@ -410,14 +435,21 @@ export async function createOci(
     spec: { ...spec, linux: { ...spec.linux, seccomp: undefined } },
     rawSeccomp,
   };
+
   try {
     makeFifo(store.fifo(id));
-    const { createContainer } = await import("../launcher.ts");
+    const { createContainer, inUserNamespace } = await import(
+      "../launcher.ts"
+    );
+    const userns = inUserNamespace();
+    const newUserNs = spec.linux.namespaces.some((n) =>
+      n.type === "user" && !n.path
+    );
     const hookState = (pid: number, status: Status) =>
       ociState({ ...record, pid }, status);
     const setup: HostSetup[] = [
-      ociCgroupStep(spec, id, (plan) => record.cgroup = plan),
-      processLimitsStep(spec),
+      ociCgroupStep(spec, id, (plan) => record.cgroup = plan, userns),
+      processLimitsStep(spec, userns),
       async (pid, cfg) => {
         cfg.hookState = JSON.stringify(hookState(pid, "created"));
         await runHostHooks(
@@ -435,6 +467,17 @@ export async function createOci(
     const pid = await createContainer({
       spec,
       setup,
+      inUserNamespace: userns || newUserNs,
+      adopt: userns || newUserNs
+        ? {
+          uid: spec.linux.uidMappings,
+          gid: spec.linux.gidMappings,
+          dir: store.dir(id),
+          env: newUserNs
+            ? { DENO_DIR: record.denoDir = mappedDenoDir(spec) }
+            : undefined,
+        }
+        : undefined,
       execFifo: store.fifo(id),
       takePty: (master) => {
         if (opts.onPty) return opts.onPty(master);
@@ -457,6 +500,29 @@ export async function createOci(
     void dir;
     throw e;
   }
+}
+
+/**
+ * A Deno cache directory the container's mapped root can use (its init runs
+ * Deno as that uid): `/run/tinyc-oci-deno/<host uid>`, private to it.
+ */
+function mappedDenoDir(spec: Spec): string {
+  const host = (maps: Spec["linux"]["uidMappings"]) =>
+    maps?.find((m) => m.containerID === 0)?.hostID ?? 0;
+  const uid = host(spec.linux.uidMappings), gid = host(spec.linux.gidMappings);
+  const base = "/run/tinyc-oci-deno";
+  Deno.mkdirSync(base, { recursive: true, mode: 0o711 });
+  Deno.chmodSync(base, 0o711);
+  const dir = `${base}/${uid}`;
+  try {
+    Deno.mkdirSync(dir, { mode: 0o700 });
+  } catch (e) {
+    if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+  }
+  const st = Deno.lstatSync(dir);
+  if (!st.isDirectory) throw new TinycError(`${dir}: not a directory`);
+  if (st.uid !== uid) Deno.chownSync(dir, uid, gid);
+  return dir;
 }
 
 /** Sleep without blocking other tasks. */

@@ -41,6 +41,8 @@ import {
 /** What the launcher sends the exec init. */
 export interface ExecConfig {
   process: Spec["process"];
+  /** False where the user namespace denies setgroups (rootless). */
+  setgroups?: boolean;
   seccomp?: { program: number[]; flags: number };
   lastCap: number;
 }
@@ -161,17 +163,43 @@ export async function execOci(
   const [cfgRead, cfgWrite] = pipe();
   const [repRead, repWrite] = pipe();
   let pid: number;
+  const fds: Array<[number, number]> = [
+    [CONFIG_FD, cfgRead],
+    [REPORT_FD, repWrite],
+    [EXEC_MNT_FD, mntFd],
+  ];
+  const containerUserNs = r.spec.linux.namespaces.some((n) =>
+    n.type === "user"
+  );
   try {
-    pid = spawnInNamespaces(
-      sys,
-      {
-        flags: CLONE.CLONE_NEWNS,
-        files: [...joins.map((j) => j.file), "mnt"],
-        joins,
-      },
-      execInitArgv(),
-      [[CONFIG_FD, cfgRead], [REPORT_FD, repWrite], [EXEC_MNT_FD, mntFd]],
-    );
+    if (containerUserNs || launcher.inUserNamespace()) {
+      // Only a single-threaded helper joins a user namespace, and we could
+      // not setns back into ours: nsenter does it (src/engine/adopt.ts).
+      const { spawnAdoptedExec } = await import("./adopt.ts");
+      const env = Object.entries(Deno.env.toObject()).map(([k, v]) =>
+        `${k}=${v}`
+      );
+      const denoDir = containerUserNs ? r.denoDir : undefined;
+      if (denoDir) env.push(`DENO_DIR=${denoDir}`);
+      pid = spawnAdoptedExec(
+        r.pid,
+        containerUserNs,
+        execInitArgv(),
+        fds,
+        env,
+      );
+    } else {
+      pid = spawnInNamespaces(
+        sys,
+        {
+          flags: CLONE.CLONE_NEWNS,
+          files: [...joins.map((j) => j.file), "mnt"],
+          joins,
+        },
+        execInitArgv(),
+        fds,
+      );
+    }
   } finally {
     sys.close(cfgRead);
     sys.close(repWrite);
@@ -200,6 +228,7 @@ export async function execOci(
     const cfg: ExecConfig = {
       process,
       seccomp,
+      ...(setgroupsDenied() ? { setgroups: false } : {}),
       lastCap: Number(
         Deno.readTextFileSync("/proc/sys/kernel/cap_last_cap").trim(),
       ),
@@ -240,4 +269,13 @@ export async function execOci(
 
 function libcKill(pid: number): void {
   libc().kill(pid, 9);
+}
+
+/** Does our user namespace deny setgroups (rootless, only root mapped)? */
+function setgroupsDenied(): boolean {
+  try {
+    return Deno.readTextFileSync("/proc/self/setgroups").trim() === "deny";
+  } catch {
+    return false;
+  }
 }

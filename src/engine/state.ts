@@ -39,6 +39,8 @@ export interface ContainerRecord {
   cgroup?: CgroupPlan;
   /** Set by `start`, for `state`/`list` output. */
   started?: string;
+  /** With a user namespace: the Deno cache its mapped root uses (exec too). */
+  denoDir?: string;
   /** The compiled seccomp filter, when there is no `rawSeccomp` (tinyc run -d). */
   seccompProgram?: { program: number[]; flags: number };
   /** tinyc run -d (src/detached): name, logs, exit status, restart policy. */
