@@ -31,6 +31,7 @@ import { applyMaskAndReadonly, planMaskAndReadonly } from "./security/paths.ts";
 import { applySecurity } from "./security/apply.ts";
 import {
   CONFIG_FD,
+  EXEC_FIFO_FD,
   EXEC_MNT_FD,
   type InitConfig,
   type InitFailure,
@@ -228,7 +229,7 @@ function startContainer(cfg: InitConfig): never {
   const sys = new LinuxSys();
   // OCI create: hold the exec fifo while the host's paths are visible.
   const fifo: ExecFifo | null = cfg.execFifo
-    ? holdExecFifo(cfg.execFifo)
+    ? holdExecFifo(EXEC_FIFO_FD)
     : null;
   // 1. mounts, while the launcher finishes the cgroup; OCI createContainer
   // hooks run in the container's namespaces right before pivot_root.

@@ -48,11 +48,13 @@ export interface ExecFifo {
   proc: number;
 }
 
-/** Before the mounts: hold the fifo and the host's /proc (both O_PATH). */
-export function holdExecFifo(path: string): ExecFifo {
-  const fifo = openat(AT_FDCWD, path, O_PATH | O_CLOEXEC);
+/**
+ * Before the mounts: hold the fifo (the launcher passed it as `fd`, O_PATH)
+ * and the host's /proc (O_PATH), to reopen the fifo by fd after the pivot.
+ */
+export function holdExecFifo(fd: number): ExecFifo {
   const proc = openat(AT_FDCWD, "/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
-  return { fifo, proc };
+  return { fifo: fd, proc };
 }
 
 /**

@@ -20,6 +20,7 @@ import { keptMountFlags } from "./security/paths.ts";
 import type { IdMapping, Namespace, Spec } from "./spec.ts";
 import {
   CONFIG_FD,
+  EXEC_FIFO_FD,
   type InitConfig,
   type InitFailure,
   type InitGo,
@@ -38,6 +39,7 @@ import {
   waitSync,
 } from "./process.ts";
 import { TinycError } from "./errors.ts";
+import { cstr, errnoError, libc } from "./libc.ts";
 import { trace } from "./trace.ts";
 import { type SavedTerminal, saveTerminal, takeFd } from "./terminal.ts";
 import { relay } from "./pty_relay.ts";
@@ -236,13 +238,11 @@ export interface LaunchOptions {
   /**
    * OCI: spawn the init through util-linux helpers that make the
    * namespaces (a user namespace, with these maps), then adopt it; see
-   * src/engine/adopt.ts. `dir` holds a lock file while it runs; `env` adds
-   * to the init's environment.
+   * src/engine/adopt.ts. `env` adds to the init's environment.
    */
   adopt?: {
     uid?: IdMapping[];
     gid?: IdMapping[];
-    dir: string;
     env?: Record<string, string>;
   };
   /** -t: hand the pty master to this instead of relaying (OCI --console-socket). */
@@ -329,6 +329,13 @@ export async function runContainer(opts: LaunchOptions): Promise<number> {
   if (error !== undefined) throw error;
   if (cleanupError !== undefined) throw cleanupError;
   return code;
+}
+
+/** open(2) with `flags`, throwing a SysError. */
+function libcOpen(path: string, flags: number): number {
+  const fd = libc().open(cstr(path), flags, 0);
+  if (fd < 0) throw errnoError("open", `\`${path}\``);
+  return fd;
 }
 
 /** Is setgroups(2) allowed in our user namespace? */
@@ -463,6 +470,14 @@ class ContainerRun {
       [REPORT_FD, repWrite],
     ];
     this.opts.stdio?.forEach((fd, i) => fds.push([i, fd]));
+    if (this.opts.execFifo) {
+      // The exec fifo by fd: the init may run as a mapped uid that cannot
+      // reach the state directory by path.
+      const O_PATH_CLOEXEC = 0o10000000 | 0o2000000;
+      const f = libcOpen(this.opts.execFifo, O_PATH_CLOEXEC);
+      this.fds.add(f);
+      fds.push([EXEC_FIFO_FD, f]);
+    }
     const { rootless } = this.opts;
     if (rootless) {
       // unshare makes every namespace; see the ladder in src/rootless/mod.ts.
@@ -487,7 +502,7 @@ class ContainerRun {
       this.pid = this.child = spawnAdopted(
         initArgv(),
         this.opts.spec.linux.namespaces,
-        { uid: adopt.uid, gid: adopt.gid, lockDir: adopt.dir },
+        { uid: adopt.uid, gid: adopt.gid },
         fds,
         env,
       );

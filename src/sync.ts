@@ -43,6 +43,11 @@ export const CONFIG_FD = 3;
 export const REPORT_FD = 4;
 /** `tinyc __exec`: fd of the container's mount namespace, joined by the exec init. */
 export const EXEC_MNT_FD = 5;
+/**
+ * OCI create: the init's fd of the exec fifo (O_PATH): the container's
+ * mapped root may not reach the state directory by path.
+ */
+export const EXEC_FIFO_FD = 5;
 
 /**
  * What the launcher sends the init: the first message carries all but the

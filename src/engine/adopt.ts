@@ -11,21 +11,24 @@
  *   since the host's user namespace owns them.
  *
  * ```text
- *  launcher (subreaper)       nsenter --net=P ... (joins by path)
- *  spawn ───────────────────▶ unshare [--user] --mount ... --pid --fork  (pid U)
- *                               └─ fork: PID 1 of the new namespaces (pid C)
- *                                  [flock -F LOCK: waits while we hold the lock]
- *  poll /proc/U children ◀───      [setpriv --reuid=0 --regid=0 --clear-groups]
- *  [write /proc/C/uid_map, gid_map]
- *  SIGKILL U: C is ours now (we are its subreaper)
- *  [release LOCK] ──────────▶      exec deno main.ts __init --adopted
+ *  launcher (subreaper)
+ *  [spawn unshare --user -- sleep infinity  (H: holds the new user namespace)
+ *   write /proc/H/uid_map, gid_map]
+ *  spawn ───────────────────▶ nsenter [--user=/proc/H/ns/user] [--net=P ...]
+ *                               unshare --mount ... --pid --fork  (pid U)
+ *                               └─ fork: PID 1 of the new namespaces (pid C),
+ *                                  exec deno main.ts __init --adopted
+ *  poll /proc/U children ◀───
+ *  SIGKILL U (and H): C is ours now (we are its subreaper)
  * ```
  *
- * With a new user namespace the init must run as the container's root
- * before Deno starts (an execve as an unmapped uid drops every capability),
- * hence setpriv after the maps; and flock holds it back until they are
- * written. The init is told `--adopted`: it sets no parent-death signal
- * while its parent is the helper we kill.
+ * The maps are written before anything else enters the user namespace:
+ * nsenter then becomes its root (uid 0, mapped), so the init keeps its
+ * capabilities across execve (an execve as an unmapped uid drops them all)
+ * and every other namespace, PID included, is owned by the new user
+ * namespace (so the container's root may mount /proc). The init is told
+ * `--adopted`: it sets no parent-death signal while its parent is the
+ * helper we kill.
  *
  * @module
  */
@@ -62,9 +65,9 @@ const NSENTER: Record<string, string> = {
 /** What {@link adoptedArgv} needs besides the init's argv. */
 export interface AdoptPlan {
   namespaces: readonly Namespace[];
-  /** With a new user namespace: hold the init with flock on this file. */
-  lockFile?: string;
-  tools: { unshare: string; nsenter: string; flock: string; setpriv: string };
+  /** A new user namespace, already mapped, to enter first (`/proc/H/ns/user`). */
+  userNs?: string;
+  tools: { unshare: string; nsenter: string };
 }
 
 /** The helper chain's argv (pure). */
@@ -78,38 +81,23 @@ export function adoptedArgv(
       "config.json: linux.namespaces: joining a user namespace by path is not supported by tinyc-oci",
     );
   }
-  const pre: string[] = joins.length
-    ? [
-      p.tools.nsenter,
-      ...joins.map((n) => `${NSENTER[n.type]}=${n.path}`),
-      "--",
-    ]
-    : [];
-  const fresh = p.namespaces.filter((n) => !n.path && UNSHARE[n.type]);
-  const userns = fresh.some((n) => n.type === "user");
-  const chain = [
+  const enter = [
+    ...(p.userNs ? [`--user=${p.userNs}`] : []),
+    ...joins.map((n) => `${NSENTER[n.type]}=${n.path}`),
+  ];
+  const pre = enter.length ? [p.tools.nsenter, ...enter, "--"] : [];
+  const fresh = p.namespaces.filter((n) =>
+    !n.path && n.type !== "user" && UNSHARE[n.type]
+  );
+  return [
     ...pre,
     p.tools.unshare,
     ...fresh.map((n) => UNSHARE[n.type]),
     "--fork",
     "--",
+    ...initArgv,
+    ADOPTED_INIT_ARG,
   ];
-  if (userns) {
-    if (!p.lockFile) {
-      throw new Error("adoptedArgv: a user namespace needs a lock file");
-    }
-    chain.push(
-      p.tools.flock,
-      "--no-fork",
-      p.lockFile,
-      p.tools.setpriv,
-      "--reuid=0",
-      "--regid=0",
-      "--clear-groups",
-      "--",
-    );
-  }
-  return [...chain, ...initArgv, ADOPTED_INIT_ARG];
 }
 
 /** `/proc/PID/uid_map` text for OCI mappings. */
@@ -131,17 +119,8 @@ function sleepMs(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-/**
- * Spawn `initArgv` in the spec's namespaces through the helper chain and
- * adopt it: returns its pid, our child. `fds` and `env` as for spawn.
- */
-export function spawnAdopted(
-  initArgv: readonly string[],
-  namespaces: readonly Namespace[],
-  maps: { uid?: IdMapping[]; gid?: IdMapping[]; lockDir: string },
-  fds: Array<[number, number]>,
-  env: string[],
-): number {
+/** Become a child subreaper: orphans below us are reparented to us. */
+function subreaper(): void {
   const PR_SET_CHILD_SUBREAPER = 36;
   libc().syscall(
     BigInt(SYS.prctl),
@@ -151,86 +130,113 @@ export function spawnAdopted(
     0n,
     0n,
   );
-  const userns = namespaces.some((n) => n.type === "user" && !n.path);
-  let lock: Deno.FsFile | undefined;
-  let lockFile: string | undefined;
-  if (userns) {
-    lockFile = `${maps.lockDir}/userns.lock`;
-    lock = Deno.openSync(lockFile, { create: true, write: true, mode: 0o644 });
-    lock.lockSync(true);
+}
+
+/** The first child of `helper` (polled), or an error once it has exited. */
+function childOf(helper: number, what: string): number {
+  for (let waited = 0;; waited++) {
+    try {
+      const text = Deno.readTextFileSync(
+        `/proc/${helper}/task/${helper}/children`,
+      ).trim();
+      if (text) return Number(text.split(/\s+/)[0]);
+    } catch {
+      // gone
+    }
+    const st = new Int32Array(1);
+    const WNOHANG = 1;
+    if (libc().waitpid(helper, new Uint8Array(st.buffer), WNOHANG) === helper) {
+      throw new TinycError(
+        `${what} exited (status ${
+          (st[0] >> 8) & 0xff
+        }) before the container's process was made (see above)`,
+      );
+    }
+    if (waited > 10_000) {
+      libc().kill(helper, 9);
+      waitSync(helper);
+      throw new TinycError(`${what} made no process within 10 s`);
+    }
+    sleepMs(1);
   }
+}
+
+/**
+ * A new user namespace with the maps written, held by a sleeping util-linux
+ * `unshare`: returns the holder's pid (kill it once others are inside).
+ */
+function mappedUserNs(
+  uid: IdMapping[],
+  gid: IdMapping[],
+  env: string[],
+): number {
+  const argv = [tool("unshare"), "--user", "--", "sleep", "infinity"];
+  const holder = spawn(argv[0], argv, env);
+  const ours = Deno.readLinkSync("/proc/self/ns/user");
+  for (let waited = 0;; waited++) {
+    let ns = ours;
+    try {
+      ns = Deno.readLinkSync(`/proc/${holder}/ns/user`);
+    } catch {
+      // not there yet, or gone
+    }
+    if (ns !== ours) break;
+    const st = new Int32Array(1);
+    if (libc().waitpid(holder, new Uint8Array(st.buffer), 1) === holder) {
+      throw new TinycError("util-linux unshare --user failed (see above)");
+    }
+    if (waited > 10_000) {
+      libc().kill(holder, 9);
+      waitSync(holder);
+      throw new TinycError(
+        "util-linux unshare --user did not start within 10 s",
+      );
+    }
+    sleepMs(1);
+  }
+  try {
+    Deno.writeTextFileSync(`/proc/${holder}/uid_map`, idMapText(uid));
+    Deno.writeTextFileSync(`/proc/${holder}/gid_map`, idMapText(gid));
+  } catch (e) {
+    libc().kill(holder, 9);
+    waitSync(holder);
+    throw new TinycError(
+      `config.json: linux.uidMappings/gidMappings: ${(e as Error).message}`,
+    );
+  }
+  return holder;
+}
+
+/**
+ * Spawn `initArgv` in the spec's namespaces through the helper chain and
+ * adopt it: returns its pid, our child. `fds` and `env` as for spawn.
+ */
+export function spawnAdopted(
+  initArgv: readonly string[],
+  namespaces: readonly Namespace[],
+  maps: { uid?: IdMapping[]; gid?: IdMapping[] },
+  fds: Array<[number, number]>,
+  env: string[],
+): number {
+  subreaper();
+  const userns = namespaces.some((n) => n.type === "user" && !n.path);
+  const holder = userns ? mappedUserNs(maps.uid ?? [], maps.gid ?? [], env) : 0;
   try {
     const argv = adoptedArgv(initArgv, {
       namespaces,
-      lockFile,
-      tools: {
-        unshare: tool("unshare"),
-        nsenter: tool("nsenter"),
-        flock: tool("flock"),
-        setpriv: tool("setpriv"),
-      },
+      userNs: holder ? `/proc/${holder}/ns/user` : undefined,
+      tools: { unshare: tool("unshare"), nsenter: tool("nsenter") },
     });
     const helper = spawn(argv[0], argv, env, { fds });
-    // The helper's child: PID 1 of the new namespaces.
-    let child = 0;
-    for (let waited = 0; child === 0; waited += 1) {
-      try {
-        const text = Deno.readTextFileSync(
-          `/proc/${helper}/task/${helper}/children`,
-        ).trim();
-        if (text) child = Number(text.split(/\s+/)[0]);
-      } catch {
-        // the helper is gone
-      }
-      if (child) break;
-      const st = new Int32Array(1);
-      const WNOHANG = 1;
-      if (
-        libc().waitpid(helper, new Uint8Array(st.buffer), WNOHANG) === helper
-      ) {
-        throw new TinycError(
-          `${argv[0]} exited (status ${
-            (st[0] >> 8) & 0xff
-          }) before the container's init was made (see above)`,
-        );
-      }
-      if (waited > 10_000) {
-        libc().kill(helper, 9);
-        waitSync(helper);
-        throw new TinycError("util-linux unshare made no init within 10 s");
-      }
-      sleepMs(1);
-    }
-    if (userns) {
-      // Before the init runs anything: it waits for our lock.
-      try {
-        if (maps.uid?.length) {
-          Deno.writeTextFileSync(`/proc/${child}/uid_map`, idMapText(maps.uid));
-        }
-        if (maps.gid?.length) {
-          Deno.writeTextFileSync(`/proc/${child}/gid_map`, idMapText(maps.gid));
-        }
-      } catch (e) {
-        libc().kill(child, 9);
-        libc().kill(helper, 9);
-        waitSync(helper);
-        throw new TinycError(
-          `config.json: linux.uidMappings/gidMappings: ${(e as Error).message}`,
-        );
-      }
-    }
-    // Orphan the init onto us (the subreaper), then let it go.
+    const child = childOf(helper, argv[0]);
+    // Orphan the init onto us (the subreaper).
     libc().kill(helper, 9);
     waitSync(helper);
     return child;
   } finally {
-    lock?.close();
-    if (lockFile) {
-      try {
-        Deno.removeSync(lockFile);
-      } catch {
-        // another create's, or gone
-      }
+    if (holder) {
+      libc().kill(holder, 9);
+      waitSync(holder);
     }
   }
 }
@@ -249,15 +255,7 @@ export function spawnAdoptedExec(
   fds: Array<[number, number]>,
   env: string[],
 ): number {
-  const PR_SET_CHILD_SUBREAPER = 36;
-  libc().syscall(
-    BigInt(SYS.prctl),
-    BigInt(PR_SET_CHILD_SUBREAPER),
-    1n,
-    0n,
-    0n,
-    0n,
-  );
+  subreaper();
   const argv = [
     tool("nsenter"),
     `--target=${target}`,
@@ -271,32 +269,7 @@ export function spawnAdoptedExec(
     ...initArgv,
   ];
   const helper = spawn(argv[0], argv, env, { fds });
-  let child = 0;
-  for (let waited = 0; !child; waited++) {
-    try {
-      const text = Deno.readTextFileSync(
-        `/proc/${helper}/task/${helper}/children`,
-      ).trim();
-      if (text) child = Number(text.split(/\s+/)[0]);
-    } catch {
-      // gone
-    }
-    if (child) break;
-    const st = new Int32Array(1);
-    if (libc().waitpid(helper, new Uint8Array(st.buffer), 1) === helper) {
-      throw new TinycError(
-        `nsenter exited (status ${
-          (st[0] >> 8) & 0xff
-        }) before the exec init was made (see above)`,
-      );
-    }
-    if (waited > 10_000) {
-      libc().kill(helper, 9);
-      waitSync(helper);
-      throw new TinycError("util-linux nsenter made no process within 10 s");
-    }
-    sleepMs(1);
-  }
+  const child = childOf(helper, "nsenter");
   libc().kill(helper, 9);
   waitSync(helper);
   return child;

@@ -421,6 +421,15 @@ export async function createOci(
     );
   }
   const dir = store.create(id);
+  const rootOf = (maps: Spec["linux"]["uidMappings"]) =>
+    maps?.find((m) => m.containerID === 0)?.hostID ?? 0;
+  const newUserNsHost =
+    spec.linux.namespaces.some((n) => n.type === "user" && !n.path)
+      ? {
+        uid: rootOf(spec.linux.uidMappings),
+        gid: rootOf(spec.linux.gidMappings),
+      }
+      : undefined;
   const created = new Date().toISOString();
   const record: ContainerRecord = {
     ociVersion: OCI_VERSION,
@@ -438,6 +447,10 @@ export async function createOci(
 
   try {
     makeFifo(store.fifo(id));
+    if (newUserNsHost !== undefined) {
+      // Its init runs as the container's mapped root, and must open it.
+      Deno.chownSync(store.fifo(id), newUserNsHost.uid, newUserNsHost.gid);
+    }
     const { createContainer, inUserNamespace } = await import(
       "../launcher.ts"
     );
@@ -472,7 +485,6 @@ export async function createOci(
         ? {
           uid: spec.linux.uidMappings,
           gid: spec.linux.gidMappings,
-          dir: store.dir(id),
           env: newUserNs
             ? { DENO_DIR: record.denoDir = mappedDenoDir(spec) }
             : undefined,
