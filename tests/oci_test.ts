@@ -393,3 +393,147 @@ Deno.test({ name: "tinyc-oci spec and features", ignore }, async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test(
+  {
+    name: "tinyc-oci: a user namespace from uid/gid maps (create, exec, run)",
+    ignore,
+  },
+  async () => {
+    // The init runs Deno as the mapped root (host uid 100000): it needs a
+    // runtime copy and a rootfs it can read, as after `deno task install`.
+    const top = await Deno.makeTempDir({ prefix: "oci-test-tinyc-userns-" });
+    await Deno.chmod(top, 0o755);
+    try {
+      const install = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          new URL("../scripts/install.ts", import.meta.url).pathname,
+        ],
+        env: { PREFIX: `${top}/prefix` },
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      assert.equal(install.code, 0, new TextDecoder().decode(install.stderr));
+      const cp = await new Deno.Command("cp", {
+        args: ["-a", await busyboxRoot(), `${top}/rootfs`],
+      }).output();
+      assert.equal(cp.code, 0);
+      await Deno.chmod(`${top}/rootfs`, 0o755);
+      await Deno.chmod(`${top}/rootfs/tmp`, 0o1777);
+      const b = await bundle((c) => {
+        c.root = { path: `${top}/rootfs`, readonly: false };
+        c.process.args = [
+          "/bin/sh",
+          "-c",
+          "id -u; cat /proc/self/uid_map; touch /tmp/made-inside",
+        ];
+        c.linux.namespaces.push({ type: "user" });
+        c.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        c.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        // gid 5 is mapped (tty), so runc spec's devpts options stay.
+      });
+      const oci2 = async (args: string[]) => {
+        const dir = await Deno.makeTempDir();
+        try {
+          const st = await new Deno.Command("/bin/sh", {
+            args: [
+              "-c",
+              'exec "$@" >"$OUT" 2>"$ERR"',
+              "sh",
+              `${top}/prefix/bin/tinyc-oci`,
+              "--root",
+              b.state,
+              ...args,
+            ],
+            env: { OUT: `${dir}/out`, ERR: `${dir}/err` },
+          }).output();
+          return {
+            code: st.code,
+            stdout: await Deno.readTextFile(`${dir}/out`),
+            stderr: await Deno.readTextFile(`${dir}/err`),
+          };
+        } finally {
+          await Deno.remove(dir, { recursive: true });
+        }
+      };
+      const r = await oci2(["run", "--bundle", b.dir, b.id]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^0\n\s+0\s+100000\s+65536\n$/);
+      // What the container's root made belongs to the mapped uid outside.
+      assert.equal(Deno.statSync(`${top}/rootfs/tmp/made-inside`).uid, 100000);
+      await assertGone(b);
+      // exec joins the user namespace too.
+      const b2 = await bundle((c) => {
+        c.root = { path: `${top}/rootfs`, readonly: false };
+        c.process.args = ["/bin/sleep", "30"];
+        c.linux.namespaces.push({ type: "user" });
+        c.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        c.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      });
+      assert.equal((await oci2(["create", "--bundle", b2.dir, b2.id])).code, 0);
+      try {
+        assert.equal((await oci2(["start", b2.id])).code, 0);
+        const ex = await oci2([
+          "exec",
+          b2.id,
+          "/bin/sh",
+          "-c",
+          "id -u; cat /proc/self/uid_map",
+        ]);
+        assert.equal(ex.code, 0, ex.stderr);
+        assert.match(ex.stdout, /^0\n\s+0\s+100000\s+65536\n$/);
+      } finally {
+        assert.equal((await oci2(["delete", "--force", b2.id])).code, 0);
+      }
+      await assertGone(b2);
+    } finally {
+      await Deno.remove(top, { recursive: true });
+    }
+  },
+);
+
+Deno.test(
+  {
+    name: "tinyc-oci as root of a user namespace (as rootless podman runs it)",
+    ignore,
+  },
+  async () => {
+    const b = await bundle((c) => {
+      c.process.args = ["/bin/sh", "-c", "ls /dev/null && echo inside"];
+      // Only root is mapped: devpts cannot be given gid 5, as with
+      // `spec --rootless`; no limits, so no cgroup is needed.
+      for (const m of c.mounts) {
+        if (m.type === "devpts") {
+          m.options = m.options.filter((o: string) => o !== "gid=5");
+        }
+      }
+      delete c.linux.resources;
+    });
+    const st = await new Deno.Command("unshare", {
+      args: [
+        "--user",
+        "--map-root-user",
+        "--mount",
+        "--fork",
+        "--",
+        MAIN,
+        "oci",
+        "--root",
+        b.state,
+        "run",
+        "--bundle",
+        b.dir,
+        b.id,
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const out = new TextDecoder().decode(st.stdout);
+    assert.equal(st.code, 0, new TextDecoder().decode(st.stderr));
+    assert.equal(out, "/dev/null\ninside\n");
+    await assertGone(b);
+  },
+);

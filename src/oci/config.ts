@@ -405,6 +405,12 @@ export function specFromOciConfig(config: unknown, bundle: string): Spec {
       if (path !== undefined && !path.startsWith("/")) {
         bad(`linux.namespaces[${i}].path`, "must be absolute");
       }
+      if (path && type === "user") {
+        bad(
+          `linux.namespaces[${i}].path`,
+          "joining a user namespace by path is not supported by tinyc",
+        );
+      }
       return path
         ? { type: type as Namespace["type"], path }
         : { type: type as Namespace["type"] };

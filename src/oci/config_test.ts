@@ -79,6 +79,17 @@ Deno.test("config: unsupported fields are refused by name, never ignored", () =>
       /unknown namespace time/,
     ],
     [
+      {
+        linux: {
+          namespaces: [{ type: "mount" }, {
+            type: "user",
+            path: "/proc/1/ns/user",
+          }],
+        },
+      },
+      /joining a user namespace by path is not supported/,
+    ],
+    [
       { linux: { namespaces: [{ type: "pid" }] } },
       /needs a mount namespace/,
     ],
