@@ -105,14 +105,24 @@ export function initMain(): never {
   try {
     startContainer(cfg);
   } catch (err) {
-    const failure: InitFailure = {
-      code: err instanceof TinycError ? err.exitCode : ExitCode.Failed,
-      message: err instanceof Error ? err.message : String(err),
-    };
-    try {
-      sendMessage(REPORT_FD, failure);
-    } catch {
-      // The launcher is gone (OCI: after `start`): say it on stderr.
+    failAndExit(err, true);
+  }
+}
+
+/**
+ * Report why the container could not start on the report pipe and exit
+ * with the matching code; when nobody reads it any more (OCI, after
+ * `start`), on stderr if `toStderr`.
+ */
+function failAndExit(err: unknown, toStderr: boolean): never {
+  const failure: InitFailure = {
+    code: err instanceof TinycError ? err.exitCode : ExitCode.Failed,
+    message: err instanceof Error ? err.message : String(err),
+  };
+  try {
+    sendMessage(REPORT_FD, failure);
+  } catch {
+    if (toStderr) {
       try {
         Deno.stderr.writeSync(
           new TextEncoder().encode(`tinyc-oci: ${failure.message}\n`),
@@ -121,8 +131,8 @@ export function initMain(): never {
         // no stderr either
       }
     }
-    Deno.exit(failure.code);
   }
+  Deno.exit(failure.code);
 }
 
 /**
@@ -173,16 +183,7 @@ export function execInitMain(): never {
       setgroups: cfg.setgroups,
     });
   } catch (err) {
-    const failure: InitFailure = {
-      code: err instanceof TinycError ? err.exitCode : ExitCode.Failed,
-      message: err instanceof Error ? err.message : String(err),
-    };
-    try {
-      sendMessage(REPORT_FD, failure);
-    } catch {
-      // nobody to tell
-    }
-    Deno.exit(failure.code);
+    failAndExit(err, false);
   }
 }
 

@@ -17,6 +17,7 @@ import { addr, cstr, errnoError, libc, SYS } from "./libc.ts";
 import { spawn } from "./process.ts";
 import type { Hook } from "./spec.ts";
 import { TinycError } from "./errors.ts";
+import { RLIMITS } from "./rlimits.ts";
 
 const O_RDONLY = 0;
 const O_WRONLY = 1;
@@ -189,26 +190,6 @@ export function openReadOnly(path: string): number {
   return openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
 }
 
-/** RLIMIT_* numbers (the same on x86_64 and aarch64). */
-const RLIMIT_NUMBERS: Readonly<Record<string, number>> = {
-  RLIMIT_CPU: 0,
-  RLIMIT_FSIZE: 1,
-  RLIMIT_DATA: 2,
-  RLIMIT_STACK: 3,
-  RLIMIT_CORE: 4,
-  RLIMIT_RSS: 5,
-  RLIMIT_NPROC: 6,
-  RLIMIT_NOFILE: 7,
-  RLIMIT_MEMLOCK: 8,
-  RLIMIT_AS: 9,
-  RLIMIT_LOCKS: 10,
-  RLIMIT_SIGPENDING: 11,
-  RLIMIT_MSGQUEUE: 12,
-  RLIMIT_NICE: 13,
-  RLIMIT_RTPRIO: 14,
-  RLIMIT_RTTIME: 15,
-};
-
 /** prlimit64(pid, resource, {soft, hard}); pid 0 is the caller. */
 export function setRlimit(
   pid: number,
@@ -220,7 +201,7 @@ export function setRlimit(
   const r = libc().syscall(
     BigInt(SYS.prlimit64),
     BigInt(pid),
-    BigInt(RLIMIT_NUMBERS[rl.type]),
+    BigInt(RLIMITS[rl.type]),
     addr(limits),
     0n,
     0n,

@@ -17,6 +17,7 @@
 
 import { CLONE, LinuxSys, MS, type Sys } from "./sys.ts";
 import { keptMountFlags } from "./security/paths.ts";
+import { tinycArgv } from "./self.ts";
 import type { IdMapping, Namespace, Spec } from "./spec.ts";
 import {
   CONFIG_FD,
@@ -95,17 +96,7 @@ export function planNamespaces(
 
 /** The argv that re-executes tinyc as the container's init. */
 export function initArgv(): string[] {
-  if (Deno.build.standalone) return [Deno.execPath(), "__init"];
-  const main = new URL("../main.ts", import.meta.url).pathname;
-  return [
-    Deno.execPath(),
-    "run",
-    "-A",
-    "--no-config",
-    "--quiet",
-    main,
-    "__init",
-  ];
+  return tinycArgv("__init");
 }
 
 const CLONE_FS = 0x200;

@@ -377,3 +377,18 @@ export function cstrArray(
   keep.forEach((b, i) => ptrs[i] = addr(b));
   return { ptrs, keep };
 }
+
+/** fcntl(F_DUPFD_CLOEXEC): a copy of `fd` (>= 3) that outlives the original; -1 on failure. */
+export function dupCloexec(fd: number): number {
+  const F_DUPFD_CLOEXEC = 1030;
+  return Number(
+    libc().syscall(
+      BigInt(SYS.fcntl),
+      BigInt(fd),
+      BigInt(F_DUPFD_CLOEXEC),
+      3n,
+      0n,
+      0n,
+    ),
+  );
+}

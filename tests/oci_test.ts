@@ -329,7 +329,7 @@ Deno.test(
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /unknown command frobnicate/);
     const sig = await oci(b.state, ["kill", b.id, "NOPE"]);
-    assert.match(sig.stderr, /unknown signal "NOPE"/);
+    assert.match(sig.stderr, /invalid signal "NOPE"/);
     await assertGone(b);
   },
 );

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { tinycArgv } from "../self.ts";
 import { oneLine, TinycError } from "../errors.ts";
 import { type FlagDef, parseFlags } from "../flags.ts";
 import { isAlive, StateStore } from "../engine/state.ts";
@@ -65,17 +66,7 @@ function view(r: DetachedRecord) {
 
 /** The argv that starts the monitor. */
 function monitorArgv(): string[] {
-  if (Deno.build.standalone) return [Deno.execPath(), "__monitor"];
-  const main = new URL("../../main.ts", import.meta.url).pathname;
-  return [
-    Deno.execPath(),
-    "run",
-    "-A",
-    "--no-config",
-    "--quiet",
-    main,
-    "__monitor",
-  ];
+  return tinycArgv("__monitor");
 }
 
 /** Start a monitor in the background: stdin /dev/null, output to its log. */

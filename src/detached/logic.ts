@@ -6,6 +6,7 @@
  * @module
  */
 
+import { parseSignal } from "../signals.ts";
 import { TinycError } from "../errors.ts";
 import type { DetachedInfo, RestartPolicy } from "./record.ts";
 
@@ -322,41 +323,5 @@ export function formatTable(rows: string[][]): string {
 
 /** docker's signal names and numbers (`KILL`, `SIGKILL`, `9`). */
 export function parseSignalName(s: string): number {
-  const SIGS: Record<string, number> = {
-    HUP: 1,
-    INT: 2,
-    QUIT: 3,
-    ILL: 4,
-    TRAP: 5,
-    ABRT: 6,
-    BUS: 7,
-    FPE: 8,
-    KILL: 9,
-    USR1: 10,
-    SEGV: 11,
-    USR2: 12,
-    PIPE: 13,
-    ALRM: 14,
-    TERM: 15,
-    STKFLT: 16,
-    CHLD: 17,
-    CONT: 18,
-    STOP: 19,
-    TSTP: 20,
-    TTIN: 21,
-    TTOU: 22,
-    URG: 23,
-    XCPU: 24,
-    XFSZ: 25,
-    VTALRM: 26,
-    PROF: 27,
-    WINCH: 28,
-    IO: 29,
-    PWR: 30,
-    SYS: 31,
-  };
-  if (/^\d+$/.test(s) && Number(s) >= 1 && Number(s) <= 64) return Number(s);
-  const n = SIGS[s.toUpperCase().replace(/^SIG/, "")];
-  if (n === undefined) throw new TinycError(`invalid signal: ${s}`);
-  return n;
+  return parseSignal(s);
 }

@@ -19,7 +19,7 @@
  */
 
 import { oneLine, TinycError } from "../errors.ts";
-import { errno, libc, SYS } from "../libc.ts";
+import { dupCloexec, errno, libc, SYS } from "../libc.ts";
 import { pipe } from "../sync.ts";
 import { signal } from "../process.ts";
 import {
@@ -704,21 +704,6 @@ async function takeLock(lock: string, socket: string): Promise<boolean> {
     await new Promise((r) => setTimeout(r, 100));
   }
   return false;
-}
-
-/** fcntl(F_DUPFD_CLOEXEC). */
-function dupCloexec(fd: number): number {
-  const F_DUPFD_CLOEXEC = 1030;
-  return Number(
-    libc().syscall(
-      BigInt(SYS.fcntl),
-      BigInt(fd),
-      BigInt(F_DUPFD_CLOEXEC),
-      3n,
-      0n,
-      0n,
-    ),
-  );
 }
 
 /** Is the monitor recorded in `r` still running? */

@@ -33,7 +33,7 @@ import {
 } from "./state.ts";
 import { runHostHooks } from "./hooks.ts";
 import { sendFdToSocket } from "./console.ts";
-import { errno, errnoError, libc, SYS } from "../libc.ts";
+import { dupCloexec, errno, errnoError, libc } from "../libc.ts";
 import type { HostSetup } from "../launcher.ts";
 import type { CgroupPlan } from "../cgroups/plan.ts";
 import type { MountOp } from "../mounts.ts";
@@ -101,57 +101,7 @@ export interface CreateOptions {
   onPty?: (master: number) => void;
 }
 
-/** A signal by number or name (`9`, `KILL`, `SIGKILL`). */
-export function parseSignal(s: string): number {
-  if (/^\d+$/.test(s)) {
-    const n = Number(s);
-    if (n >= 1 && n <= 64) return n;
-  }
-  const name = s.toUpperCase().replace(/^SIG/, "");
-  const n = SIGNAL_NUMBERS[name];
-  if (n === undefined) {
-    throw new TinycError(`unknown signal ${JSON.stringify(s)}`);
-  }
-  return n;
-}
-
-const SIGNAL_NUMBERS: Record<string, number> = {
-  HUP: 1,
-  INT: 2,
-  QUIT: 3,
-  ILL: 4,
-  TRAP: 5,
-  ABRT: 6,
-  IOT: 6,
-  BUS: 7,
-  FPE: 8,
-  KILL: 9,
-  USR1: 10,
-  SEGV: 11,
-  USR2: 12,
-  PIPE: 13,
-  ALRM: 14,
-  TERM: 15,
-  STKFLT: 16,
-  CHLD: 17,
-  CONT: 18,
-  STOP: 19,
-  TSTP: 20,
-  TTIN: 21,
-  TTOU: 22,
-  URG: 23,
-  XCPU: 24,
-  XFSZ: 25,
-  VTALRM: 26,
-  PROF: 27,
-  WINCH: 28,
-  IO: 29,
-  POLL: 29,
-  PWR: 30,
-  SYS: 31,
-};
-for (let i = 0; i <= 30; i++) SIGNAL_NUMBERS[`RTMIN+${i}`] = 34 + i;
-for (let i = 0; i <= 30; i++) SIGNAL_NUMBERS[`RTMAX-${i}`] = 64 - i;
+export { parseSignal } from "../signals.ts";
 
 /** Convert and check config.json of `bundle` into a spec ready to launch. */
 export async function loadBundle(
@@ -772,7 +722,8 @@ export async function runOci(
   const record = await createOci(store, id, {
     ...opts,
     onPty: opts.consoleSocket || detach ? undefined : (m) => {
-      master = dupFd(m);
+      master = dupCloexec(m);
+      if (master < 0) throw errnoError("fcntl", `F_DUPFD_CLOEXEC ${m}`);
     },
   });
   try {
@@ -786,21 +737,4 @@ export async function runOci(
   const code = await attach(record.pid, master);
   await deleteOci(store, id, true);
   return code;
-}
-
-/** fcntl(F_DUPFD_CLOEXEC): a copy of `fd` that outlives the original. */
-function dupFd(fd: number): number {
-  const F_DUPFD_CLOEXEC = 1030;
-  const r = Number(
-    libc().syscall(
-      BigInt(SYS.fcntl),
-      BigInt(fd),
-      BigInt(F_DUPFD_CLOEXEC),
-      3n,
-      0n,
-      0n,
-    ),
-  );
-  if (r < 0) throw errnoError("fcntl", `F_DUPFD_CLOEXEC ${fd}`);
-  return r;
 }

@@ -114,8 +114,8 @@ Deno.test("engine: signals by number or name", () => {
   assert.equal(parseSignal("SIGTERM"), 15);
   assert.equal(parseSignal("usr1"), 10);
   assert.equal(parseSignal("RTMIN+1"), 35);
-  assert.throws(() => parseSignal("NOPE"), /unknown signal "NOPE"/);
-  assert.throws(() => parseSignal("65"), /unknown signal/);
+  assert.throws(() => parseSignal("NOPE"), /invalid signal "NOPE"/);
+  assert.throws(() => parseSignal("65"), /invalid signal/);
 });
 
 Deno.test("engine: cgroupsPath placement (absolute, relative, none, systemd form)", () => {

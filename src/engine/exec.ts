@@ -27,6 +27,7 @@ import { readJsonFile, writePidFile } from "./container.ts";
 import { sendFdToSocket } from "./console.ts";
 import { CLONE, LinuxSys } from "../sys.ts";
 import { libc } from "../libc.ts";
+import { tinycArgv } from "../self.ts";
 import {
   CONFIG_FD,
   EXEC_MNT_FD,
@@ -119,20 +120,6 @@ export async function execProcess(
   return base;
 }
 
-/** The argv of the exec init. */
-function execInitArgv(): string[] {
-  const main = new URL("../../main.ts", import.meta.url).pathname;
-  return Deno.build.standalone ? [Deno.execPath(), "__exec"] : [
-    Deno.execPath(),
-    "run",
-    "-A",
-    "--no-config",
-    "--quiet",
-    main,
-    "__exec",
-  ];
-}
-
 /** `exec`: resolves to the process's exit status (0 with --detach). */
 export async function execOci(
   store: StateStore,
@@ -184,7 +171,7 @@ export async function execOci(
       pid = spawnAdoptedExec(
         r.pid,
         containerUserNs,
-        execInitArgv(),
+        tinycArgv("__exec"),
         fds,
         env,
       );
@@ -196,7 +183,7 @@ export async function execOci(
           files: [...joins.map((j) => j.file), "mnt"],
           joins,
         },
-        execInitArgv(),
+        tinycArgv("__exec"),
         fds,
       );
     }

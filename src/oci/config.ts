@@ -30,25 +30,8 @@ type Json = Record<string, unknown>;
 /** The namespace types of the runtime-spec (Linux). */
 const NS_TYPES = ["pid", "network", "ipc", "uts", "mount", "cgroup", "user"];
 
-/** rlimit names the kernel knows (RLIMIT_*). */
-export const RLIMITS: Readonly<Record<string, number>> = {
-  RLIMIT_CPU: 0,
-  RLIMIT_FSIZE: 1,
-  RLIMIT_DATA: 2,
-  RLIMIT_STACK: 3,
-  RLIMIT_CORE: 4,
-  RLIMIT_RSS: 5,
-  RLIMIT_NPROC: 6,
-  RLIMIT_NOFILE: 7,
-  RLIMIT_MEMLOCK: 8,
-  RLIMIT_AS: 9,
-  RLIMIT_LOCKS: 10,
-  RLIMIT_SIGPENDING: 11,
-  RLIMIT_MSGQUEUE: 12,
-  RLIMIT_NICE: 13,
-  RLIMIT_RTPRIO: 14,
-  RLIMIT_RTTIME: 15,
-};
+export { RLIMITS } from "../rlimits.ts";
+import { RLIMITS } from "../rlimits.ts";
 
 /** Resource fields tinyc applies; any other set field is refused. */
 const RESOURCES_SUPPORTED = ["memory", "cpu", "pids", "devices", "unified"];

@@ -6,6 +6,7 @@
  */
 
 import { CAPABILITIES } from "../security/capabilities.ts";
+import { defaultMounts } from "../spec.ts";
 import {
   DEFAULT_MASKED_PATHS,
   DEFAULT_READONLY_PATHS,
@@ -114,44 +115,13 @@ export function defaultConfig(rootless: boolean): Record<string, unknown> {
     root: { path: "rootfs", readonly: true },
     hostname: "tinyc",
     mounts: [
-      { destination: "/proc", type: "proc", source: "proc" },
-      {
-        destination: "/dev",
-        type: "tmpfs",
-        source: "tmpfs",
-        options: ["nosuid", "strictatime", "mode=755", "size=65536k"],
-      },
-      {
-        destination: "/dev/pts",
-        type: "devpts",
-        source: "devpts",
-        options: [
-          "nosuid",
-          "noexec",
-          "newinstance",
-          "ptmxmode=0666",
-          "mode=0620",
-          ...(rootless ? [] : ["gid=5"]),
-        ],
-      },
-      {
-        destination: "/dev/shm",
-        type: "tmpfs",
-        source: "shm",
-        options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
-      },
-      {
-        destination: "/dev/mqueue",
-        type: "mqueue",
-        source: "mqueue",
-        options: ["nosuid", "noexec", "nodev"],
-      },
-      {
-        destination: "/sys",
-        type: "sysfs",
-        source: "sysfs",
-        options: ["nosuid", "noexec", "nodev", "ro"],
-      },
+      // tinyc run's own mounts (runc's layout); rootless, devpts without
+      // gid=5 (not mapped when only root is).
+      ...defaultMounts().map((m) =>
+        rootless && m.type === "devpts"
+          ? { ...m, options: m.options?.filter((o) => o !== "gid=5") }
+          : m
+      ),
       {
         destination: "/sys/fs/cgroup",
         type: "cgroup",
