@@ -93,7 +93,8 @@ export function planNamespaces(
 /** The argv that re-executes tinyc as the container's init. */
 export function initArgv(): string[] {
   if (Deno.build.standalone) return [Deno.execPath(), "__init"];
-  const main = new URL("../main.ts", import.meta.url).pathname;
+  // The init's own entry point: it loads only the init's modules.
+  const main = new URL("./init_main.ts", import.meta.url).pathname;
   return [
     Deno.execPath(),
     "run",

@@ -114,7 +114,7 @@ export async function execProcess(
 
 /** The argv of the exec init. */
 function execInitArgv(): string[] {
-  const main = new URL("../../main.ts", import.meta.url).pathname;
+  const main = new URL("../init_main.ts", import.meta.url).pathname;
   return Deno.build.standalone ? [Deno.execPath(), "__exec"] : [
     Deno.execPath(),
     "run",
