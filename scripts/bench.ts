@@ -121,13 +121,11 @@ function timeOnce(argv: string[]): { ms: number; kib: number; code: number } {
 }
 
 const main = new URL("../main.ts", import.meta.url).pathname;
+// main.ts itself, through its shebang (`deno run -A --no-config --quiet`),
+// as a user runs `./main.ts run` (the installed wrapper runs the same).
 const tinycArgv = (
   extra: string[],
 ) => [
-  Deno.execPath(),
-  "run",
-  "-A",
-  "--quiet",
   main,
   "run",
   "--root",

@@ -320,6 +320,7 @@ class ContainerRun {
     // 5. the config: the init builds the container's filesystem meanwhile.
     const { cgroupMounts: _c, seccomp: _s, ...first } = cfg;
     sendMessage(cfgWrite, first);
+    trace("config sent");
     let failure: InitFailure | null = null;
     let master = -1;
     if (spec.process.terminal) {

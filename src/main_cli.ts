@@ -8,17 +8,23 @@
 import { oneLine, TinycError } from "./errors.ts";
 import { trace } from "./trace.ts";
 import type { EarlyStart } from "./early.ts";
+import type { EarlyInit } from "./spawn_init.ts";
 import { parseFlags } from "./flags.ts";
 import { RUN_FLAGS } from "./run_flags.ts";
 import { strayError } from "./stray.ts";
 
-/** Run `tinyc CMD ARGS...`; resolves to the process exit status. */
+/**
+ * Run `tinyc CMD ARGS...`; resolves to the process exit status. `early`:
+ * the init main.ts spawned for `run` (src/spawn_init.ts), handed to the
+ * launcher, or discarded here.
+ */
 export async function runCli(
   cmd: string | undefined,
   args: string[],
   usage: string,
+  early?: EarlyInit,
 ): Promise<number> {
-  const code = await runCliCommand(cmd, args, usage);
+  const code = await runCliCommand(cmd, args, usage, early);
   // An error nobody awaited ended the run (after its cleanup): it is the cause.
   const stray = strayError();
   if (stray === undefined) return code;
@@ -31,11 +37,12 @@ async function runCliCommand(
   cmd: string | undefined,
   args: string[],
   usage: string,
+  early?: EarlyInit,
 ): Promise<number> {
   try {
     switch (cmd) {
       case "run":
-        return await runCommand(args);
+        return await runCommand(args, early);
       case "start":
         return await startCommand(args);
       case "rootfs": {
@@ -61,25 +68,32 @@ async function runCliCommand(
   }
 }
 
-async function runCommand(args: string[]): Promise<number> {
+async function runCommand(
+  args: string[],
+  early?: EarlyInit,
+): Promise<number> {
   trace("cli loaded");
-  // A cheap first pass over the flags' shape; full validation follows.
-  const { values } = parseFlags(RUN_FLAGS, args, "tinyc run");
-  if (values.help === true) {
-    const { runHelp } = await import("./cli.ts");
-    console.log(runHelp());
-    return 0;
-  }
-  // As root, start the init (and its cgroup) now: see src/early.ts.
-  const started: EarlyStart = Deno.uid() === 0
-    ? await (await import("./early.ts")).startEarly(values)
-    : {};
-  const run = await import("./run_command.ts");
+  let started: EarlyStart = early ? { early } : {};
+  let run: typeof import("./run_command.ts") | undefined;
   try {
+    // A cheap first pass over the flags' shape; full validation follows.
+    const { values } = parseFlags(RUN_FLAGS, args, "tinyc run");
+    if (values.help === true) {
+      const { runHelp } = await import("./cli.ts");
+      console.log(runHelp());
+      if (early) await (await import("./early.ts")).abandonEarly(started);
+      return 0;
+    }
+    // As root, start the init (unless main.ts did) and its cgroup now: see
+    // src/early.ts.
+    if (Deno.uid() === 0) {
+      started = await (await import("./early.ts")).startEarly(values, early);
+    }
+    run = await import("./run_command.ts");
     return await run.runContainerCommand(args, started);
   } catch (e) {
     // Not handed over to the launcher yet: undo here.
-    if (started.early && !run.handedOver.has(started.early)) {
+    if (started.early && !run?.handedOver.has(started.early)) {
       await (await import("./early.ts")).abandonEarly(started);
     }
     throw e;

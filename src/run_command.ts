@@ -20,6 +20,7 @@ import { reachableWarning } from "./rootfs/guard.ts";
 import { trackMountPoints } from "./rootfs/mount_points.ts";
 import { hostCapabilities } from "./security/capabilities.ts";
 import { resolveUser } from "./security/user.ts";
+import { trace } from "./trace.ts";
 
 /**
  * `tinyc run ARGS`, given the init the CLI may already have spawned. Throws
@@ -29,6 +30,7 @@ export async function runContainerCommand(
   args: string[],
   started: { early?: EarlyInit; cgroup?: Promise<StartedCgroup> } = {},
 ): Promise<number> {
+  trace("run modules loaded");
   const opts = parseRunArgs(args, (k) => Deno.env.get(k));
   return await prepareAndRun(opts, await import("./launcher.ts"), started);
 }
@@ -47,6 +49,7 @@ async function prepareAndRun(
   const reachable = reachableWarning(rootPath);
   if (reachable) console.error(reachable);
   let spec = specFromOptions(opts, gatherHostFacts(opts, rootPath));
+  trace("spec ready");
   const { cgroupStep, formatBytes } = await import("./cgroup_setup.ts");
   let rootless: LaunchOptions["rootless"];
   let wantCgroup = true;
