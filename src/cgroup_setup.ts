@@ -77,7 +77,8 @@ export interface StartedCgroup {
 
 /**
  * Create the container's cgroup for init `pid` (limits written at
- * creation) and move the init into it. The move is asynchronous: writing
+ * creation) and move the init into it. Stale cgroups are cleaned up by
+ * {@link cgroupStep}, after the init has its config. The move is asynchronous: writing
  * `cgroup.procs` waits for an RCU grace period in the kernel (5-30 ms
  * here), so it runs on Deno's I/O threads, one per hierarchy at once,
  * while the launcher carries on; the init is released only after it.
@@ -91,8 +92,6 @@ export async function startCgroup(
   },
   pid: number,
 ): Promise<StartedCgroup> {
-  // Cgroups of launchers that were SIGKILLed: remove them first.
-  cleanupStaleCgroups({ parent: opts.parent });
   const plan = planCgroup({
     id: cgroupId(crypto.randomUUID().slice(0, 8)),
     resources: opts.resources,
@@ -134,19 +133,25 @@ export const consumedCgroups: WeakSet<Promise<StartedCgroup>> = new WeakSet();
 
 /**
  * A host-setup step that puts the init in the container's cgroup: the one
- * `started` (begun by the CLI as early as possible), or a new one.
- * `onCreated` receives the handle (for the OOM explanation).
+ * `started` (begun by the CLI as early as possible), or a new one, with the
+ * device filter `devices` (none: no filter). `onCreated` receives the
+ * handle (for the OOM explanation).
  */
 export function cgroupStep(
   spec: Spec,
   onCreated: (cg: Cgroup) => void,
   started?: Promise<StartedCgroup>,
+  devices?: readonly DeviceRule[],
 ): HostSetup {
   return async (pid, cfg): Promise<Cleanup> => {
     if (started) consumedCgroups.add(started);
+    // Cgroups of launchers that were SIGKILLed: removed now, while the init
+    // builds its filesystem, rather than on the way to its config.
+    cleanupStaleCgroups({ parent: spec.linux.cgroupParent });
     const s = await (started ?? startCgroup({
       resources: spec.linux.resources ?? {},
       parent: spec.linux.cgroupParent,
+      devices,
     }, pid));
     // The CLI's early init was replaced (namespaces differed): move this one.
     if (s.pid !== pid) s.cg.addProcess(pid);

@@ -11,6 +11,7 @@
 import type { Parsed } from "./flags.ts";
 import type { EarlyInit } from "./spawn_init.ts";
 import type { StartedCgroup } from "./cgroup_setup.ts";
+import type { DeviceRule } from "./security/devices.ts";
 import { defaultNamespaces } from "./spec.ts";
 import { trace } from "./trace.ts";
 
@@ -53,12 +54,8 @@ export async function startEarly(
     const parent = parseCgroupParent(
       values["cgroup-parent"] as string | undefined,
     );
-    // docker's device allow-list, unless --privileged.
-    const devices = values.privileged === true
-      ? undefined
-      : (await import("./security/devices.ts")).DEFAULT_DEVICE_RULES;
     started.cgroup = startCgroup(
-      { resources, parent, devices },
+      { resources, parent, devices: await deviceRules(values) },
       started.early.pid,
     );
     started.cgroup.catch(() => undefined); // awaited (and reported) later
@@ -67,6 +64,15 @@ export async function startEarly(
     // abandons the init.
   }
   return started;
+}
+
+/** docker's device allow-list, unless --privileged (then no filter). */
+export async function deviceRules(
+  values: { privileged?: unknown },
+): Promise<readonly DeviceRule[] | undefined> {
+  return values.privileged === true
+    ? undefined
+    : (await import("./security/devices.ts")).DEFAULT_DEVICE_RULES;
 }
 
 /** Undo {@link startEarly}: kill the init, remove its cgroup. */

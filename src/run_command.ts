@@ -21,6 +21,7 @@ import { trackMountPoints } from "./rootfs/mount_points.ts";
 import { hostCapabilities } from "./security/capabilities.ts";
 import { resolveUser } from "./security/user.ts";
 import { trace } from "./trace.ts";
+import { deviceRules } from "./early.ts";
 
 /**
  * `tinyc run ARGS`, given the init the CLI may already have spawned. Throws
@@ -46,8 +47,6 @@ async function prepareAndRun(
   const { early } = started;
   const { runContainer, initArgv } = launcher;
   const rootPath = resolveRootfs(opts.root);
-  const reachable = reachableWarning(rootPath);
-  if (reachable) console.error(reachable);
   let spec = specFromOptions(opts, gatherHostFacts(opts, rootPath));
   trace("spec ready");
   const { cgroupStep, formatBytes } = await import("./cgroup_setup.ts");
@@ -97,12 +96,25 @@ async function prepareAndRun(
       cwd: cfg.spec.process.cwd,
     })
   );
+  // What the config does not depend on runs after it is sent, while the
+  // init builds the filesystem: the cgroup (unless the CLI started it
+  // early for limits; src/early.ts), housekeeping, the rootfs warning.
   const setupBeforeExec: HostSetup[] = wantCgroup
-    ? [cgroupStep(spec, (cg) => cgroup = cg, started.cgroup)]
+    ? [cgroupStep(
+      spec,
+      (cg) => cgroup = cg,
+      started.cgroup,
+      // docker's device allow-list (a cgroup-v2 device program), as root.
+      rootless ? undefined : await deviceRules(opts),
+    )]
     : [];
   if (Deno.uid() === 0 && opts.network.mode !== "bridge") {
-    await reclaimStaleNetworkState();
+    setupBeforeExec.push(() => reclaimStaleNetworkState());
   }
+  setupBeforeExec.push(() => {
+    const reachable = reachableWarning(rootPath);
+    if (reachable) console.error(reachable);
+  });
   if (early) handedOver.add(early);
   try {
     return await runContainerWith();
