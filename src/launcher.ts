@@ -334,9 +334,12 @@ class ContainerRun {
     if (!failure) {
       try {
         if (spec.linux.seccomp) {
-          const { compileSeccomp } = await import("./security/seccomp.ts");
+          // Precompiled for the default profile (seccomp_cache.ts).
+          const { compiledSeccomp } = await import(
+            "./security/seccomp_cache.ts"
+          );
           cfg.seccomp = {
-            program: Array.from(compileSeccomp(spec.linux.seccomp)),
+            program: Array.from(await compiledSeccomp(spec.linux.seccomp)),
             flags: spec.linux.seccomp.flags,
           };
         }
