@@ -34,9 +34,14 @@ export const LAZY_MODULES = [
   "./src/oci/cli.ts",
   "./src/stray.ts",
   "./src/main_cli.ts",
+  // src/oci/cli.ts's verbs
+  "./src/engine/container.ts",
+  "./src/engine/exec.ts",
+  "./src/oci/features.ts",
+  "./src/oci/config.ts",
 ] as const;
 
-function load<T>(path: (typeof LAZY_MODULES)[number]): Promise<T> {
+function load<T>(path: string): Promise<T> {
   return import(new URL(path, import.meta.url).href);
 }
 
