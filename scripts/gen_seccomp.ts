@@ -16,7 +16,7 @@ if (import.meta.main) {
     "../src/security/seccomp_default.generated.ts",
     import.meta.url,
   ).pathname;
-  await Deno.writeTextFile(path, await generatedModule());
+  await Deno.writeTextFile(path, generatedModule());
   const fmt = await new Deno.Command(Deno.execPath(), {
     args: ["fmt", "--quiet", path],
   }).output();

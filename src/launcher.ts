@@ -339,7 +339,7 @@ class ContainerRun {
             "./security/seccomp_cache.ts"
           );
           cfg.seccomp = {
-            program: Array.from(await compiledSeccomp(spec.linux.seccomp)),
+            program: Array.from(compiledSeccomp(spec.linux.seccomp)),
             flags: spec.linux.seccomp.flags,
           };
         }

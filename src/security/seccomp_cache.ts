@@ -5,10 +5,12 @@
  * for the default profile with docker's default capabilities, for each
  * architecture, are generated ahead of time into
  * `seccomp_default.generated.ts` (`deno run -A scripts/gen_seccomp.ts`),
- * keyed by a SHA-256 of the profile and the architecture; any other
- * profile is compiled as before. A unit test checks that every stored
- * program equals a fresh compile of the profile its key names, so a change
- * to the profile or the compiler without regenerating fails the tests.
+ * together with the profile's text: a profile whose text is exactly that
+ * gets the stored program, any other is compiled as before (no hashing:
+ * nothing to collide, and no crypto code paged in). A unit test checks that
+ * every stored program equals a fresh compile of the stored profile, so a
+ * change to the profile or the compiler without regenerating fails the
+ * tests.
  *
  * @module
  */
@@ -21,37 +23,23 @@ import {
 } from "./seccomp.ts";
 import { PRECOMPILED } from "./seccomp_default.generated.ts";
 
-/** A stable text of `profile` for `arch` (BigInts as decimal strings). */
-export function profileText(
-  profile: SeccompProfile,
-  arch: SeccompArch,
-): string {
+/** A stable text of `profile` (BigInts as `123n`). */
+export function profileText(profile: SeccompProfile): string {
   return JSON.stringify(
-    { arch, profile },
+    profile,
     (_k, v) => typeof v === "bigint" ? `${v}n` : v,
   );
 }
 
-/** The cache key of `profile` for `arch`: SHA-256 of its text, hex. */
-export async function profileKey(
-  profile: SeccompProfile,
-  arch: SeccompArch,
-): Promise<string> {
-  const digest = await crypto.subtle.digest(
-    "SHA-256",
-    new TextEncoder().encode(profileText(profile, arch)),
-  );
-  return Array.from(new Uint8Array(digest))
-    .map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 /** `profile` compiled for `arch`: the stored program when there is one. */
-export async function compiledSeccomp(
+export function compiledSeccomp(
   profile: SeccompProfile,
   arch: SeccompArch = nativeArch(),
-): Promise<Uint8Array> {
-  const stored = PRECOMPILED[await profileKey(profile, arch)];
-  if (stored !== undefined) {
+): Uint8Array {
+  const stored = PRECOMPILED.programs[arch];
+  // The whole text is compared: a stored program is used only for exactly
+  // the profile it was compiled from.
+  if (stored !== undefined && profileText(profile) === PRECOMPILED.profile) {
     return Uint8Array.from(atob(stored), (c) => c.charCodeAt(0));
   }
   return compileSeccomp(profile, arch);
