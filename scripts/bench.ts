@@ -3,11 +3,18 @@
  * `deno task bench`: start-to-exit latency and peak memory of `/bin/true` in
  * the busybox rootfs, tinyc against runc on the same rootfs, interleaved.
  *
- * Usage: deno task bench [--runs N] [--root DIR]
+ * Usage: deno task bench [--runs N] [--root DIR] [--no-oci]
  *
  * Each run is timed from spawn to reap; GNU time reports its peak RSS (the
  * largest of the process and the descendants it waited for). Variants with `--memory` and `--network bridge`
  * are timed too when this tinyc supports them, to show what they add.
+ *
+ * Then the OCI lifecycle as engines drive it, `tinyc-oci` (main.ts oci)
+ * against runc, interleaved, each with a state directory of its own and the
+ * same kind of bundle (`spec`'s config on the same rootfs, not read-only, no
+ * terminal, /bin/true): create, start, `state` polled until the container
+ * is stopped, delete; timed from the first spawn to the last reap, peak RSS
+ * the largest of any step.
  *
  * @module
  */
@@ -21,6 +28,7 @@ import { formatDelta, median } from "./bench_stats.ts";
 const { values } = parseArgs({
   options: {
     runs: { type: "string", default: "30" },
+    "no-oci": { type: "boolean", default: false },
     root: { type: "string", default: "./bb_root" },
   },
 });
@@ -103,14 +111,17 @@ const env = Object.entries(Deno.env.toObject()).map(([k, v]) => `${k}=${v}`);
  * comes from GNU time (fork + exec): posix_spawn's vfork child would report
  * this (large) Deno process's RSS as its own high-water mark.
  */
-function timeOnce(argv: string[]): { ms: number; kib: number; code: number } {
+function timeOnce(
+  argv: string[],
+  stdout: number = devnull,
+): { ms: number; kib: number; code: number } {
   const t0 = performance.now();
   const pid = spawn(
     gnuTime!,
     [gnuTime!, "-f", "%M", "-o", memFile, ...argv],
     env,
     {
-      fds: [[0, devnull], [1, devnull]],
+      fds: [[0, devnull], [1, stdout]],
     },
   );
   const status = new Int32Array(1);
@@ -121,13 +132,11 @@ function timeOnce(argv: string[]): { ms: number; kib: number; code: number } {
 }
 
 const main = new URL("../main.ts", import.meta.url).pathname;
+// main.ts itself, through its shebang (`deno run -A --no-config --quiet`),
+// as a user runs `./main.ts run` (the installed wrapper runs the same).
 const tinycArgv = (
   extra: string[],
 ) => [
-  Deno.execPath(),
-  "run",
-  "-A",
-  "--quiet",
   main,
   "run",
   "--root",
@@ -199,3 +208,123 @@ for (const v of variants) {
   );
 }
 console.log(`ratio tinyc/runc: ${(tinycMedian / runcMedian).toFixed(2)}x`);
+
+if (!values["no-oci"]) await benchOci();
+
+/** create + start + wait (state polled until stopped) + delete, both runtimes. */
+async function benchOci(): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "tinyc-bench-oci-" });
+  globalThis.addEventListener("unload", () => {
+    try {
+      Deno.removeSync(dir, { recursive: true });
+    } catch {
+      // already gone
+    }
+  });
+  // The same kind of bundle for both: `spec`, on the rootfs, like runc's above.
+  const ociBundle = `${dir}/bundle`;
+  await Deno.mkdir(ociBundle);
+  await new Deno.Command(main, {
+    args: ["oci", "spec", "--bundle", ociBundle],
+  }).output();
+  const ociConfig = JSON.parse(
+    await Deno.readTextFile(`${ociBundle}/config.json`),
+  );
+  ociConfig.process.terminal = false;
+  ociConfig.process.args = ["/bin/true"];
+  ociConfig.root = { path: rootAbs, readonly: false };
+  await Deno.writeTextFile(
+    `${ociBundle}/config.json`,
+    JSON.stringify(ociConfig),
+  );
+  const runtimes = [
+    { name: "tinyc-oci", argv: [main, "oci", "--root", `${dir}/tinyc-oci`] },
+    { name: "runc", argv: [runc!, "--root", `${dir}/runc`] },
+  ];
+  const bundles: Record<string, string> = {
+    "tinyc-oci": ociBundle,
+    runc: bundle,
+  };
+  const stateFile = `${dir}/state.json`;
+
+  /** One lifecycle; throws naming the step that failed. */
+  function lifecycle(
+    rt: { name: string; argv: string[] },
+    id: string,
+  ): { ms: number; kib: number; polls: number } {
+    let kib = 0;
+    const step = (args: string[], stdout?: number) => {
+      const r = timeOnce([...rt.argv, ...args], stdout);
+      kib = Math.max(kib, r.kib);
+      if (r.code !== 0) {
+        throw new Error(`${rt.name} ${args.join(" ")}: exit ${r.code}`);
+      }
+    };
+    const t0 = performance.now();
+    step(["create", "--bundle", bundles[rt.name], id]);
+    step(["start", id]);
+    let polls = 0;
+    for (;;) {
+      polls++;
+      // O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC
+      const out = libc().open(
+        cstr(stateFile),
+        0o1 | 0o100 | 0o1000 | 0o2000000,
+        0o600,
+      );
+      try {
+        step(["state", id], out);
+      } finally {
+        libc().close(out);
+      }
+      const state = JSON.parse(Deno.readTextFileSync(stateFile));
+      if (state.status === "stopped") break;
+      if (polls >= 500) throw new Error(`${rt.name}: ${id} never stopped`);
+    }
+    step(["delete", id]);
+    return { ms: performance.now() - t0, kib, polls };
+  }
+
+  const res = new Map(
+    runtimes.map((
+      r,
+    ) => [r.name, { ms: [] as number[], kib: 0, polls: [] as number[] }]),
+  );
+  for (let i = -1; i < runs; i++) { // round -1: warm-up
+    for (const rt of runtimes) {
+      const id = `tinyc-bench-${Deno.pid}-${i + 1}`;
+      let r;
+      try {
+        r = lifecycle(rt, id);
+      } catch (e) {
+        timeOnce([...rt.argv, "delete", "--force", id]);
+        console.error(`bench: ${(e as Error).message}`);
+        Deno.exit(1);
+      }
+      if (i < 0) continue;
+      const x = res.get(rt.name)!;
+      x.ms.push(r.ms);
+      x.kib = Math.max(x.kib, r.kib);
+      x.polls.push(r.polls);
+    }
+  }
+  console.log(
+    `\nOCI create+start+wait+delete of /bin/true, ${runs} interleaved runs each`,
+  );
+  for (const rt of runtimes) {
+    const x = res.get(rt.name)!;
+    console.log(
+      `${rt.name.padEnd(24)} median ${
+        median(x.ms).toFixed(1).padStart(6)
+      } ms  peak RSS ${
+        (x.kib / 1024).toFixed(1).padStart(5)
+      } MiB  (state polls: median ${median(x.polls)})`,
+    );
+  }
+  console.log(
+    `ratio tinyc-oci/runc: ${
+      (median(res.get("tinyc-oci")!.ms) / median(res.get("runc")!.ms))
+        .toFixed(2)
+    }x`,
+  );
+}

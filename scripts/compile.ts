@@ -14,6 +14,7 @@
 
 import { join } from "node:path";
 import { TinycError } from "../src/errors.ts";
+import { LAZY_MODULES } from "../main.ts";
 
 /** Where deno caches the denort base binary for `version` and `target`. */
 export function denortCachePath(
@@ -150,16 +151,26 @@ export function compileError(stderr: string): string {
 }
 
 /**
- * `deno compile -A --output OUTPUT ENTRY`, killed after `timeoutMs`.
+ * `deno compile -A [--include MODULE...] --output OUTPUT ENTRY`, killed
+ * after `timeoutMs`. `include`: modules the entry imports by a computed
+ * specifier (main.ts's LAZY_MODULES), which deno cannot find on its own.
  * Throws {@link TinycError} with deno's error line on failure.
  */
 export async function compileProgram(
   entry: string,
   output: string,
   timeoutMs: number,
+  include: readonly string[] = [],
 ): Promise<void> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["compile", "-A", "--output", output, entry],
+    args: [
+      "compile",
+      "-A",
+      ...include.flatMap((m) => ["--include", m]),
+      "--output",
+      output,
+      entry,
+    ],
     env: { NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",
@@ -243,7 +254,15 @@ export async function compileMain(
     const tmpDir = await Deno.makeTempDir({ dir: dist, prefix: ".compile-" });
     try {
       const tmp = join(tmpDir, "out");
-      await compileProgram(join(repo, entry), tmp, compileTimeout(status));
+      const include = entry === "main.ts"
+        ? LAZY_MODULES.map((m) => join(repo, m))
+        : [];
+      await compileProgram(
+        join(repo, entry),
+        tmp,
+        compileTimeout(status),
+        include,
+      );
       if (output === "dist/ts" && !await behavesAsShell(tmp)) {
         throw new TinycError(
           `${output} does not run as the shell: the denort base binary (${status.detail}) ignored the embedded program`,

@@ -77,7 +77,8 @@ export interface StartedCgroup {
 
 /**
  * Create the container's cgroup for init `pid` (limits written at
- * creation) and move the init into it. The move is asynchronous: writing
+ * creation) and move the init into it. Stale cgroups are cleaned up by
+ * {@link cgroupStep}, after the init has its config. The move is asynchronous: writing
  * `cgroup.procs` waits for an RCU grace period in the kernel (5-30 ms
  * here), so it runs on Deno's I/O threads, one per hierarchy at once,
  * while the launcher carries on; the init is released only after it.
@@ -93,8 +94,6 @@ export async function startCgroup(
   },
   pid: number,
 ): Promise<StartedCgroup> {
-  // Cgroups of launchers that were SIGKILLed: remove them first.
-  cleanupStaleCgroups({ parent: opts.parent });
   const plan = planCgroup({
     id: cgroupId(opts.id ?? crypto.randomUUID().slice(0, 8)),
     resources: opts.resources,
@@ -136,8 +135,9 @@ export const consumedCgroups: WeakSet<Promise<StartedCgroup>> = new WeakSet();
 
 /**
  * A host-setup step that puts the init in the container's cgroup: the one
- * `started` (begun by the CLI as early as possible), or a new one.
- * `onCreated` receives the handle (for the OOM explanation).
+ * `started` (begun by the CLI as early as possible), or a new one, with the
+ * device filter `devices` (none: no filter). `onCreated` receives the
+ * handle (for the OOM explanation).
  */
 export function cgroupStep(
   spec: Spec,
@@ -147,6 +147,9 @@ export function cgroupStep(
 ): HostSetup {
   return async (pid, cfg): Promise<Cleanup> => {
     if (started) consumedCgroups.add(started);
+    // Cgroups of launchers that were SIGKILLed: removed now, while the init
+    // builds its filesystem, rather than on the way to its config.
+    cleanupStaleCgroups({ parent: spec.linux.cgroupParent });
     // The spec's device rules become the cgroup-v2 device program (the
     // CLI's early start applied the same defaults already).
     const { devices, ...resources } = spec.linux.resources ?? {};

@@ -9,8 +9,9 @@
  */
 
 import type { Parsed } from "./flags.ts";
-import type { EarlyInit } from "./launcher.ts";
+import type { EarlyInit } from "./spawn_init.ts";
 import type { StartedCgroup } from "./cgroup_setup.ts";
+import type { DeviceRule } from "./security/devices.ts";
 import { defaultNamespaces } from "./spec.ts";
 import { trace } from "./trace.ts";
 
@@ -21,20 +22,25 @@ export interface EarlyStart {
 }
 
 /**
- * Start the init (and its cgroup) for run flags `values` from the first
- * pass. Flags it cannot use are left for the full parse to report.
+ * Start the init (unless main.ts did: `early`) and its cgroup for run
+ * flags `values` from the first pass. Flags it cannot use are left for the
+ * full parse to report.
  */
 export async function startEarly(
   values: Parsed["values"],
+  early?: EarlyInit,
 ): Promise<EarlyStart> {
-  const launcher = await import("./launcher.ts");
   const started: EarlyStart = {};
-  started.early = launcher.spawnEarlyInit(
-    defaultNamespaces().filter((n) =>
-      n.type !== "network" || values.network !== "host"
-    ),
-  );
-  trace("early init spawned");
+  if (early) started.early = early;
+  else {
+    const { spawnEarlyInit } = await import("./spawn_init.ts");
+    started.early = spawnEarlyInit(
+      defaultNamespaces().filter((n) =>
+        n.type !== "network" || values.network !== "host"
+      ),
+    );
+    trace("early init spawned");
+  }
   try {
     const { startCgroup } = await import("./cgroup_setup.ts");
     const { parseCgroupParent, resourcesFromFlags } = await import(
@@ -48,12 +54,8 @@ export async function startEarly(
     const parent = parseCgroupParent(
       values["cgroup-parent"] as string | undefined,
     );
-    // docker's device allow-list, unless --privileged.
-    const devices = values.privileged === true
-      ? undefined
-      : (await import("./security/devices.ts")).DEFAULT_DEVICE_RULES;
     started.cgroup = startCgroup(
-      { resources, parent, devices },
+      { resources, parent, devices: await deviceRules(values) },
       started.early.pid,
     );
     started.cgroup.catch(() => undefined); // awaited (and reported) later
@@ -64,10 +66,19 @@ export async function startEarly(
   return started;
 }
 
+/** docker's device allow-list, unless --privileged (then no filter). */
+export async function deviceRules(
+  values: { privileged?: unknown },
+): Promise<readonly DeviceRule[] | undefined> {
+  return values.privileged === true
+    ? undefined
+    : (await import("./security/devices.ts")).DEFAULT_DEVICE_RULES;
+}
+
 /** Undo {@link startEarly}: kill the init, remove its cgroup. */
 export async function abandonEarly(started: EarlyStart): Promise<void> {
   if (started.early) {
-    const { discardEarlyInit } = await import("./launcher.ts");
+    const { discardEarlyInit } = await import("./spawn_init.ts");
     discardEarlyInit(started.early);
   }
   (await started.cgroup?.catch(() => undefined))?.cg.destroy();

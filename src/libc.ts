@@ -158,9 +158,17 @@ const SYMBOLS = {
 type Symbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
 /**
- * Symbols are bound one by one on first use: binding all of them up front
- * costs ~10 ms of start-up (each gets a compiled trampoline), and the init,
- * on the path from launch to the user's command, needs only a few.
+ * Symbols are bound on first use: each bound symbol costs ~0.27 ms of
+ * start-up here (a compiled trampoline), and the launcher's and the init's
+ * paths to the user's command run through most of them. So the entries that
+ * are plain system calls are not bound at all: they are small functions over
+ * the one raw `syscall` symbol ({@link VIA_SYSCALL}), with the same
+ * arguments, results and errno (glibc's `syscall` returns -1 and sets errno
+ * as the wrappers do). What remains bound is what has no system call of its
+ * own (posix_spawn and its helpers, strerror, __errno_location,
+ * if_nametoindex), the credential calls, whose glibc wrappers apply the
+ * change to every thread of the process (the raw calls change only the
+ * calling thread's), the nonblocking variants, and sendto (six arguments).
  */
 const bound: Partial<Record<keyof typeof SYMBOLS, unknown>> = {};
 const symbols = new Proxy({} as Symbols, {
@@ -169,11 +177,116 @@ const symbols = new Proxy({} as Symbols, {
     if (!(name in bound)) {
       const def = SYMBOLS[name];
       if (def === undefined) throw new Error(`libc: no symbol ${prop} bound`);
-      bound[name] = Deno.dlopen("libc.so.6", { [name]: def }).symbols[name];
+      const nr = name === "syscall" ? undefined : VIA_SYSCALL[name];
+      bound[name] = nr === undefined
+        ? Deno.dlopen("libc.so.6", { [name]: def }).symbols[name]
+        : viaSyscall(nr, def.result);
     }
     return bound[name];
   },
 });
+
+const ARM = Deno.build.arch === "aarch64";
+/** `AT_FDCWD` as the 64-bit two's complement a `syscall` argument takes. */
+const AT_FDCWD = -100;
+
+type Arg = number | bigint | ArrayBufferView | ArrayBuffer | null;
+type Raw = (...args: Arg[]) => Arg[];
+
+/**
+ * The entries of {@link SYMBOLS} that are one system call: the number on
+ * x86_64 and aarch64 and, where the arguments differ from the C wrapper's,
+ * how to map them (e.g. `open` is `openat(AT_FDCWD, ...)`).
+ */
+const SYSCALLS: Partial<
+  Record<keyof typeof SYMBOLS, [x86: number, arm: number, map?: Raw]>
+> = {
+  unshare: [272, 97],
+  setns: [308, 268],
+  mount: [165, 40],
+  umount2: [166, 39],
+  chdir: [80, 49],
+  fchdir: [81, 50],
+  chroot: [161, 51],
+  sethostname: [170, 161],
+  // The kernel's dev number is 32 bits; sys.ts encodes small numbers.
+  mknod: [259, 33, (path, mode, dev) => [AT_FDCWD, path, mode, dev]],
+  open: [257, 56, (path, flags, mode) => [AT_FDCWD, path, flags, mode]],
+  close: [3, 57],
+  read: [0, 63],
+  write: [1, 64],
+  // ppoll with the timeout as a timespec (aarch64 has no poll).
+  poll: [271, 73, (fds, n, ms) => [fds, n, timespec(Number(ms)), null, 8]],
+  pipe2: [293, 59],
+  execve: [59, 221],
+  waitpid: [61, 260, (pid, st, options) => [pid, st, options, null]],
+  kill: [62, 129],
+  getpid: [39, 172],
+  getppid: [110, 173],
+  getuid: [102, 174],
+  geteuid: [107, 175],
+  getgid: [104, 176],
+  getegid: [108, 177],
+  setsid: [112, 157],
+  umask: [95, 166],
+  socket: [41, 198],
+  bind: [49, 200],
+  // recvfrom without a source address.
+  recv: [45, 207, (fd, buf, len, flags) => [fd, buf, len, flags, null]],
+  setsockopt: [54, 208],
+  // aarch64 has only dup3, which refuses old == new (dup2 returns new).
+  ...(ARM ? {} : { dup2: [33, 0] as [number, number] }),
+};
+
+/** Syscall number and argument mapping by entry name, for this machine. */
+const VIA_SYSCALL: Partial<
+  Record<keyof typeof SYMBOLS, { nr: number; map?: Raw }>
+> = Object.fromEntries(
+  Object.entries(SYSCALLS).map(([name, [x86, arm, map]]) => [
+    name,
+    { nr: ARM ? arm : x86, map },
+  ]),
+);
+
+/** A `struct timespec *` for a poll timeout in ms (null: wait forever). */
+function timespec(ms: number): BigInt64Array | null {
+  if (ms < 0) return null;
+  return new BigInt64Array([
+    BigInt(Math.floor(ms / 1000)),
+    BigInt((ms % 1000) * 1_000_000),
+  ]);
+}
+
+/** An argument as the raw `syscall` takes it: 64 bits, pointers by address. */
+function arg(a: Arg | undefined): bigint {
+  if (a === null || a === undefined) return 0n;
+  if (typeof a === "bigint") return BigInt.asUintN(64, a);
+  if (typeof a === "number") return BigInt.asUintN(64, BigInt(a));
+  return BigInt(
+    Deno.UnsafePointer.value(Deno.UnsafePointer.of(a as BufferSource)),
+  );
+}
+
+/** The function standing in for a bound entry whose C result is `result`. */
+function viaSyscall(
+  { nr, map }: { nr: number; map?: Raw },
+  result: string,
+): (...args: Arg[]) => number | bigint {
+  const narrow = result === "i32" || result === "u32";
+  const big = BigInt(nr);
+  return (...given: Arg[]) => {
+    const a = map ? map(...given) : given;
+    const r = symbols.syscall(
+      big,
+      arg(a[0]),
+      arg(a[1]),
+      arg(a[2]),
+      arg(a[3]),
+      arg(a[4]),
+    );
+    return narrow ? Number(r) : r;
+  };
+}
 
 /** The bound libc symbols (each opened on first use). */
 export function libc(): Symbols {
@@ -310,8 +423,22 @@ export function errnoName(code: number): string {
   return ERRNO_NAMES.get(code) ?? `errno ${code}`;
 }
 
+/**
+ * glibc's texts for the errors that path lookups on the way to a
+ * container's command meet and handle (a mount point not there yet), so
+ * that those need not bind strerror; the rest come from the C library.
+ */
+const COMMON_TEXTS = new Map<number, string>([
+  [2, "no such file or directory"],
+  [17, "file exists"],
+  [20, "not a directory"],
+  [40, "too many levels of symbolic links"],
+]);
+
 /** The C library's text for an errno value, lower-cased like runc/crun print it. */
 export function errnoText(code: number): string {
+  const known = COMMON_TEXTS.get(code);
+  if (known !== undefined) return known;
   const p = libc().strerror(code);
   const text = p === null
     ? `errno ${code}`

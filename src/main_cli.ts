@@ -8,6 +8,7 @@
 import { oneLine, TinycError } from "./errors.ts";
 import { trace } from "./trace.ts";
 import type { EarlyStart } from "./early.ts";
+import type { EarlyInit } from "./spawn_init.ts";
 import { parseFlags } from "./flags.ts";
 import { RUN_FLAGS } from "./run_flags.ts";
 import { strayError } from "./stray.ts";
@@ -22,13 +23,18 @@ const RUN_SHORT_BOOLEANS = new Set(
   RUN_FLAGS.filter((f) => f.type === "boolean" && f.short).map((f) => f.short!),
 );
 
-/** Run `tinyc CMD ARGS...`; resolves to the process exit status. */
+/**
+ * Run `tinyc CMD ARGS...`; resolves to the process exit status. `early`:
+ * the init main.ts spawned for `run` (src/spawn_init.ts), handed to the
+ * launcher, or discarded here.
+ */
 export async function runCli(
   cmd: string | undefined,
   args: string[],
   usage: string,
+  early?: EarlyInit,
 ): Promise<number> {
-  const code = await runCliCommand(cmd, args, usage);
+  const code = await runCliCommand(cmd, args, usage, early);
   // An error nobody awaited ended the run (after its cleanup): it is the cause.
   const stray = strayError();
   if (stray === undefined) return code;
@@ -41,11 +47,12 @@ async function runCliCommand(
   cmd: string | undefined,
   args: string[],
   usage: string,
+  early?: EarlyInit,
 ): Promise<number> {
   try {
     switch (cmd) {
       case "run":
-        return await runCommand(args);
+        return await runCommand(args, early);
       case "start":
         return await startCommand(args);
       case "pull":
@@ -110,44 +117,54 @@ async function detachedVerb(cmd: string, args: string[]): Promise<number> {
   return await verbs[cmd](args);
 }
 
-async function runCommand(allArgs: string[]): Promise<number> {
+async function runCommand(
+  allArgs: string[],
+  early?: EarlyInit,
+): Promise<number> {
   trace("cli loaded");
-  // -d, --name, --rm, --restart are run's own (src/detached).
-  const { flags: detached, rest: args } = splitRunArgs(
-    allArgs,
-    RUN_VALUE_FLAGS,
-    RUN_SHORT_BOOLEANS,
-  );
-  if (detached.detach) {
+  let started: EarlyStart = early ? { early } : {};
+  let run: typeof import("./run_command.ts") | undefined;
+  try {
+    // -d, --name, --rm, --restart are run's own (src/detached).
+    const { flags: detached, rest: args } = splitRunArgs(
+      allArgs,
+      RUN_VALUE_FLAGS,
+      RUN_SHORT_BOOLEANS,
+    );
+    if (detached.detach) {
+      // main.ts does not spawn for -d; an init it spawned anyway is unused.
+      if (early) await (await import("./early.ts")).abandonEarly(started);
+      started = {};
+      const { values } = parseFlags(RUN_FLAGS, args, "tinyc run");
+      if (values.help === true) {
+        const { runHelp } = await import("./cli.ts");
+        console.log(`${runHelp()}\n\n${DETACHED_RUN_HELP}`);
+        return 0;
+      }
+      const { runDetached } = await import("./detached/cli.ts");
+      return await runDetached(args, detached);
+    }
+    if (detached.restart !== undefined) {
+      throw new TinycError("tinyc run: --restart needs -d");
+    }
+    // A cheap first pass over the flags' shape; full validation follows.
     const { values } = parseFlags(RUN_FLAGS, args, "tinyc run");
     if (values.help === true) {
       const { runHelp } = await import("./cli.ts");
       console.log(`${runHelp()}\n\n${DETACHED_RUN_HELP}`);
+      if (early) await (await import("./early.ts")).abandonEarly(started);
       return 0;
     }
-    const { runDetached } = await import("./detached/cli.ts");
-    return await runDetached(args, detached);
-  }
-  if (detached.restart !== undefined) {
-    throw new TinycError("tinyc run: --restart needs -d");
-  }
-  // A cheap first pass over the flags' shape; full validation follows.
-  const { values } = parseFlags(RUN_FLAGS, args, "tinyc run");
-  if (values.help === true) {
-    const { runHelp } = await import("./cli.ts");
-    console.log(`${runHelp()}\n\n${DETACHED_RUN_HELP}`);
-    return 0;
-  }
-  // As root, start the init (and its cgroup) now: see src/early.ts.
-  const started: EarlyStart = Deno.uid() === 0
-    ? await (await import("./early.ts")).startEarly(values)
-    : {};
-  const run = await import("./run_command.ts");
-  try {
+    // As root, start the init (unless main.ts did) and its cgroup now: see
+    // src/early.ts.
+    if (Deno.uid() === 0) {
+      started = await (await import("./early.ts")).startEarly(values, early);
+    }
+    run = await import("./run_command.ts");
     return await run.runContainerCommand(args, started);
   } catch (e) {
     // Not handed over to the launcher yet: undo here.
-    if (started.early && !run.handedOver.has(started.early)) {
+    if (started.early && !run?.handedOver.has(started.early)) {
       await (await import("./early.ts")).abandonEarly(started);
     }
     throw e;

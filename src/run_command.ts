@@ -21,6 +21,7 @@ import { reachableWarning } from "./rootfs/guard.ts";
 import { trackMountPoints } from "./rootfs/mount_points.ts";
 import { hostCapabilities } from "./security/capabilities.ts";
 import { resolveUser } from "./security/user.ts";
+import { trace } from "./trace.ts";
 
 /**
  * `tinyc run ARGS`, given the init the CLI may already have spawned. Throws
@@ -30,6 +31,7 @@ export async function runContainerCommand(
   args: string[],
   started: { early?: EarlyInit; cgroup?: Promise<StartedCgroup> } = {},
 ): Promise<number> {
+  trace("run modules loaded");
   const opts = parseRunArgs(args, (k) => Deno.env.get(k));
   return await prepareAndRun(opts, await import("./launcher.ts"), started);
 }
@@ -107,15 +109,12 @@ async function prepareAndRunOn(
   const { early } = started;
   const { runContainer, initArgv } = launcher;
   const rootPath = image?.rootPath ?? resolveRootfs(opts.root);
-  if (!image) {
-    const reachable = reachableWarning(rootPath);
-    if (reachable) console.error(reachable);
-  }
   let spec = specFromOptions(
     opts,
     gatherHostFacts(opts, rootPath, image?.readFile),
   );
   if (image) spec.root.overlay = image.overlay;
+  trace("spec ready");
   const { cgroupStep, formatBytes } = await import("./cgroup_setup.ts");
   let rootless: LaunchOptions["rootless"];
   let wantCgroup = true;
@@ -164,11 +163,20 @@ async function prepareAndRunOn(
       cwd: cfg.spec.process.cwd,
     })
   );
+  // What the config does not depend on runs after it is sent, while the
+  // init builds the filesystem: the cgroup (unless the CLI started it
+  // early for limits; src/early.ts), housekeeping, the rootfs warning.
   const setupBeforeExec: HostSetup[] = wantCgroup
     ? [cgroupStep(spec, (cg) => cgroup = cg, started.cgroup, hooks?.id)]
     : [];
   if (Deno.uid() === 0 && opts.network.mode !== "bridge") {
-    await reclaimStaleNetworkState();
+    setupBeforeExec.push(() => reclaimStaleNetworkState());
+  }
+  if (!image) {
+    setupBeforeExec.push(() => {
+      const reachable = reachableWarning(rootPath);
+      if (reachable) console.error(reachable);
+    });
   }
   if (early) handedOver.add(early);
   try {

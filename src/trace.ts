@@ -14,11 +14,20 @@ const encoder = new TextEncoder();
  */
 export function trace(phase: string): void {
   if (!enabled) return;
+  // First, when this process's Deno runtime started (its time origin).
+  if (!started) {
+    started = true;
+    line(performance.timeOrigin, "deno runtime started");
+  }
+  line(performance.timeOrigin + performance.now(), phase);
+}
+
+let started = false;
+
+function line(ms: number, phase: string): void {
   Deno.stderr.writeSync(
     encoder.encode(
-      `tinyc trace [${Deno.pid}] ${
-        ((performance.timeOrigin + performance.now()) % 100000).toFixed(1)
-      } ${phase}\n`,
+      `tinyc trace [${Deno.pid}] ${(ms % 100000).toFixed(1)} ${phase}\n`,
     ),
   );
 }

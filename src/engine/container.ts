@@ -39,6 +39,16 @@ import type { CgroupPlan } from "../cgroups/plan.ts";
 import type { MountOp } from "../mounts.ts";
 import { MS } from "../sys.ts";
 
+/**
+ * Modules only some verbs need, imported by computed specifier: Deno loads
+ * the graph of every literal dynamic import with this module, and `start`,
+ * `state`, `kill` and `delete` need none of create's (the launcher, seccomp,
+ * cgroup planning). (`deno task compile` embeds them: main.ts's LAZY_MODULES.)
+ */
+function load<T>(rel: string): Promise<T> {
+  return import(new URL(rel, import.meta.url).href);
+}
+
 /** The runtime-spec version tinyc implements. */
 export const OCI_VERSION = "1.1.0";
 
@@ -107,7 +117,9 @@ export { parseSignal } from "../signals.ts";
 export async function loadBundle(
   bundle: string,
 ): Promise<{ spec: Spec; rawSeccomp?: Record<string, unknown> }> {
-  const { specFromOciConfig } = await import("../oci/config.ts");
+  const { specFromOciConfig } = await load<typeof import("../oci/config.ts")>(
+    "../oci/config.ts",
+  );
   const config = readJsonFile(`${bundle}/config.json`, "config.json");
   const spec = specFromOciConfig(config, bundle) as Spec & {
     rawSeccomp?: Record<string, unknown>;
@@ -130,7 +142,9 @@ export async function loadBundle(
   );
   spec.linux.devices = [...devices, ...spec.linux.devices];
   if (rawSeccomp) {
-    const { parseSeccompProfile } = await import("../security/seccomp.ts");
+    const { parseSeccompProfile } = await load<
+      typeof import("../security/seccomp.ts")
+    >("../security/seccomp.ts");
     spec.linux.seccomp = parseSeccompProfile(JSON.stringify(rawSeccomp), {
       source: "config.json linux.seccomp",
       caps: spec.process.capabilities?.bounding ?? [],
@@ -190,13 +204,19 @@ function ociCgroupStep(
   userns: boolean,
 ): HostSetup {
   return async (pid, cfg) => {
-    const { planCgroup, createCgroup, cgroupMountPlan } = await import(
-      "../cgroups/mod.ts"
+    const { planCgroup, createCgroup, cgroupMountPlan } = await load<
+      typeof import("../cgroups/mod.ts")
+    >("../cgroups/mod.ts");
+    const { cgroupMountOps } = await load<typeof import("../cgroup_setup.ts")>(
+      "../cgroup_setup.ts",
     );
-    const { cgroupMountOps } = await import("../cgroup_setup.ts");
     const { attachDeviceFilter, compileDeviceFilter, DEFAULT_DEVICE_RULES } =
-      await import("../security/devices.ts");
-    const { deviceAllowList } = await import("./devices.ts");
+      await load<typeof import("../security/devices.ts")>(
+        "../security/devices.ts",
+      );
+    const { deviceAllowList } = await load<typeof import("./devices.ts")>(
+      "./devices.ts",
+    );
     const place = cgroupPlacement(spec.linux.cgroupsPath, id);
     const r = spec.linux.resources ?? {};
     const plan = planCgroup({
@@ -401,9 +421,9 @@ export async function createOci(
       // Its init runs as the container's mapped root, and must open it.
       Deno.chownSync(store.fifo(id), newUserNsHost.uid, newUserNsHost.gid);
     }
-    const { createContainer, inUserNamespace } = await import(
-      "../launcher.ts"
-    );
+    const { createContainer, inUserNamespace } = await load<
+      typeof import("../launcher.ts")
+    >("../launcher.ts");
     const userns = inUserNamespace();
     const newUserNs = spec.linux.namespaces.some((n) =>
       n.type === "user" && !n.path
@@ -500,7 +520,7 @@ export async function startOci(store: StateStore, id: string): Promise<void> {
     if (status !== "created") {
       throw new TinycError(`cannot start a container in status ${status}`);
     }
-    const { cstr } = await import("../libc.ts");
+    const { cstr } = await load<typeof import("../libc.ts")>("../libc.ts");
     const O_RDONLY = 0, O_NONBLOCK = 0o4000, O_CLOEXEC = 0o2000000;
     const fifo = store.fifo(id);
     const fd = libc().open(cstr(fifo), O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0);
@@ -609,7 +629,9 @@ export async function deleteOci(
       for (let i = 0; i < 2000 && isAlive(r); i++) await sleep(1);
     }
     if (r.cgroup) {
-      const { openCgroup } = await import("../cgroups/mod.ts");
+      const { openCgroup } = await load<typeof import("../cgroups/mod.ts")>(
+        "../cgroups/mod.ts",
+      );
       openCgroup(r.cgroup).destroy();
     }
     store.remove(id);
@@ -668,7 +690,9 @@ export async function updateOci(
     if (store.status(r) === "stopped") {
       throw new TinycError(`container ${id} is not running`);
     }
-    const { limitSteps } = await import("../cgroups/plan.ts");
+    const { limitSteps } = await load<typeof import("../cgroups/plan.ts")>(
+      "../cgroups/plan.ts",
+    );
     const wanted = [
       ["memory", resources.memory],
       ["cpu", resources.cpu],
@@ -733,7 +757,9 @@ export async function runOci(
     throw e;
   }
   if (detach) return 0;
-  const { attach } = await import("../launcher.ts");
+  const { attach } = await load<typeof import("../launcher.ts")>(
+    "../launcher.ts",
+  );
   const code = await attach(record.pid, master);
   await deleteOci(store, id, true);
   return code;

@@ -17,6 +17,23 @@ import { oneLine, TinycError } from "../errors.ts";
 import { StateStore } from "../engine/state.ts";
 import * as posix from "../posix_path.ts";
 
+/**
+ * The verbs' modules, imported by computed specifier: Deno loads the whole
+ * graph of every literal dynamic import when this module loads, so `state`,
+ * `start`, `kill` and `delete` would pay for create's and exec's modules
+ * too. (`deno task compile` embeds them: main.ts's LAZY_MODULES.)
+ */
+function load<T>(rel: string): Promise<T> {
+  return import(new URL(rel, import.meta.url).href);
+}
+const container = () =>
+  load<typeof import("../engine/container.ts")>("../engine/container.ts");
+const execModule = () =>
+  load<typeof import("../engine/exec.ts")>("../engine/exec.ts");
+const featuresModule = () =>
+  load<typeof import("./features.ts")>("./features.ts");
+const configModule = () => load<typeof import("./config.ts")>("./config.ts");
+
 /** tinyc-oci's version. */
 export const VERSION = "0.3.0";
 
@@ -265,7 +282,7 @@ async function dispatch(
         throw new TinycError("create: unknown flag --detach");
       }
       const bundle = posix.resolve(str(p.flags.bundle) ?? Deno.cwd());
-      const c = await import("../engine/container.ts");
+      const c = await container();
       const opts = {
         bundle,
         pidFile: str(p.flags["pid-file"]),
@@ -279,13 +296,13 @@ async function dispatch(
     }
     case "start": {
       const id = oneId(parseOciFlags({}, args, verb), verb);
-      const c = await import("../engine/container.ts");
+      const c = await container();
       await c.startOci(store, id);
       return 0;
     }
     case "state": {
       const id = oneId(parseOciFlags({}, args, verb), verb);
-      const { ociState } = await import("../engine/container.ts");
+      const { ociState } = await container();
       const r = store.load(id);
       console.log(JSON.stringify(ociState(r, store.status(r)), null, 2));
       return 0;
@@ -297,7 +314,7 @@ async function dispatch(
         verb,
       );
       const id = oneId(p, verb, 2);
-      const c = await import("../engine/container.ts");
+      const c = await container();
       const sig = c.parseSignal(p.positional[1] ?? "SIGTERM");
       await c.killOci(store, id, sig, p.flags.all === true);
       return 0;
@@ -309,7 +326,7 @@ async function dispatch(
         verb,
       );
       const id = oneId(p, verb);
-      const c = await import("../engine/container.ts");
+      const c = await container();
       try {
         await c.deleteOci(store, id, p.flags.force === true);
       } catch (e) {
@@ -336,7 +353,7 @@ async function dispatch(
           "exec: --preserve-fds is not supported by tinyc-oci",
         );
       }
-      const { execOci } = await import("../engine/exec.ts");
+      const { execOci } = await execModule();
       return await execOci(store, id, {
         processFile: str(p.flags.process),
         args: cmd,
@@ -360,7 +377,7 @@ async function dispatch(
       );
       const [id] = p.positional;
       if (!id) throw new TinycError("ps: requires a container id");
-      const c = await import("../engine/container.ts");
+      const c = await container();
       const r = store.load(id);
       const pids = c.cgroupPids(r);
       const format = str(p.flags.format) ?? "table";
@@ -394,7 +411,7 @@ async function dispatch(
         args,
         verb,
       );
-      const { ociState } = await import("../engine/container.ts");
+      const { ociState } = await container();
       const states = store.ids().flatMap((id) => {
         try {
           const r = store.load(id);
@@ -420,19 +437,19 @@ async function dispatch(
     case "pause":
     case "resume": {
       const id = oneId(parseOciFlags({}, args, verb), verb);
-      const c = await import("../engine/container.ts");
+      const c = await container();
       await c.pauseOci(store, id, verb === "pause");
       return 0;
     }
     case "update": {
       const p = parseOciFlags(UPDATE, args, verb);
       const id = oneId(p, verb);
-      const c = await import("../engine/container.ts");
+      const c = await container();
       await c.updateOci(store, id, await updateResources(p));
       return 0;
     }
     case "features": {
-      const { features } = await import("./features.ts");
+      const { features } = await featuresModule();
       console.log(JSON.stringify(features(), null, 2));
       return 0;
     }
@@ -445,7 +462,7 @@ async function dispatch(
         args,
         verb,
       );
-      const { defaultConfig } = await import("./features.ts");
+      const { defaultConfig } = await featuresModule();
       const dir = str(p.flags.bundle) ?? ".";
       const file = `${dir}/config.json`;
       try {
@@ -481,7 +498,7 @@ async function updateResources(
     } catch (e) {
       throw new TinycError(`update --resources ${file}: ${oneLine(e)}`);
     }
-    const { specFromOciConfig } = await import("./config.ts");
+    const { specFromOciConfig } = await configModule();
     const spec = specFromOciConfig({
       ociVersion: "1.0.0",
       root: { path: "/" },

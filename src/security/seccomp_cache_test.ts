@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import { compileSeccomp, type SeccompProfile } from "./seccomp.ts";
+import { compiledSeccomp, profileText } from "./seccomp_cache.ts";
+import { PRECOMPILED } from "./seccomp_default.generated.ts";
+import { ARCHES, defaultRunProfile, precompiled } from "./seccomp_cache_gen.ts";
+
+Deno.test("seccomp cache: the generated programs are today's compiles (else run scripts/gen_seccomp.ts)", () => {
+  assert.deepEqual(PRECOMPILED, precompiled());
+  assert.deepEqual(Object.keys(PRECOMPILED.programs), [...ARCHES]);
+});
+
+Deno.test("seccomp cache: the default profile is served from the cache, equal to a fresh compile", () => {
+  const profile = defaultRunProfile();
+  assert.equal(profileText(profile), PRECOMPILED.profile);
+  for (const arch of ARCHES) {
+    assert.deepEqual(
+      compiledSeccomp(profile, arch),
+      compileSeccomp(profile, arch),
+    );
+  }
+});
+
+Deno.test("seccomp cache: any other profile is compiled, never served the stored program", () => {
+  const profile = defaultRunProfile();
+  const changed: SeccompProfile[] = [
+    { ...profile, rules: profile.rules.slice(1) },
+    { ...profile, flags: 1 },
+    { ...profile, defaultAction: { kind: "errno", data: 1 } },
+    {
+      ...profile,
+      rules: [
+        {
+          ...profile.rules[0],
+          args: [{ index: 0, op: "eq", value: 1n }],
+        },
+        ...profile.rules.slice(1),
+      ],
+    },
+  ];
+  for (const p of changed) {
+    assert.notEqual(profileText(p), PRECOMPILED.profile);
+    const fresh = compileSeccomp(p, "x86_64");
+    assert.deepEqual(compiledSeccomp(p, "x86_64"), fresh);
+  }
+  // Serving the stored program for one of them would be wrong.
+  assert.notDeepEqual(
+    compiledSeccomp(changed[0], "x86_64"),
+    compiledSeccomp(profile, "x86_64"),
+  );
+});
