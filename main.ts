@@ -55,6 +55,17 @@ export const LAZY_MODULES = [
   "./src/engine/exec.ts",
   "./src/oci/features.ts",
   "./src/oci/config.ts",
+  // tinyc's verbs other than run (src/lazy.ts)
+  "./src/cli/images.ts",
+  "./src/rootfs/cli.ts",
+  "./src/detached/cli.ts",
+  "./src/detached/monitor.ts",
+  "./src/images/run.ts",
+  "./src/rootless/mod.ts",
+  "./src/engine/adopt.ts",
+  "./src/rootfs/busybox.ts",
+  "./src/network/mod.ts",
+  "./src/network/ipam.ts",
 ] as const;
 
 function load<T>(path: string): Promise<T> {
@@ -73,7 +84,9 @@ async function main(args: string[]): Promise<number> {
       .execInitMain();
   }
   if (cmd === "__monitor") {
-    const { monitorMain } = await import("./src/detached/monitor.ts");
+    const { monitorMain } = await load<
+      typeof import("./src/detached/monitor.ts")
+    >("./src/detached/monitor.ts");
     return await monitorMain();
   }
   if (cmd === "oci") {

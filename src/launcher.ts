@@ -15,6 +15,7 @@
  * @module
  */
 
+import { lazyImport } from "./lazy.ts";
 import { LinuxSys } from "./sys.ts";
 import type { IdMapping, Spec } from "./spec.ts";
 import {
@@ -329,7 +330,12 @@ class ContainerRun {
     }
     const { adopt } = this.opts;
     if (adopt) {
-      const { spawnAdopted } = await import("./engine/adopt.ts");
+      const { spawnAdopted } = await lazyImport<
+        typeof import("./engine/adopt.ts")
+      >(
+        "./engine/adopt.ts",
+        import.meta.url,
+      );
       const env = Object.entries({ ...Deno.env.toObject(), ...adopt.env })
         .map(([k, v]) => `${k}=${v}`);
       this.pid = this.child = spawnAdopted(

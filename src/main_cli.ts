@@ -5,6 +5,7 @@
  * @module
  */
 
+import { lazyImport } from "./lazy.ts";
 import { oneLine, TinycError } from "./errors.ts";
 import { trace } from "./trace.ts";
 import type { EarlyStart } from "./early.ts";
@@ -60,7 +61,10 @@ async function runCliCommand(
       case "images":
       case "rmi":
       case "image": {
-        const cli = await import("./cli/images.ts");
+        const cli = await lazyImport<typeof import("./cli/images.ts")>(
+          "./cli/images.ts",
+          import.meta.url,
+        );
         if (cmd === "pull") return await cli.pullCommand(args);
         if (cmd === "load") return await cli.loadCommand(args);
         if (cmd === "images") return cli.imagesCommand(args);
@@ -78,7 +82,12 @@ async function runCliCommand(
       case "attach":
         return await detachedVerb(cmd, args);
       case "rootfs": {
-        const { rootfsCommand } = await import("./rootfs/cli.ts");
+        const { rootfsCommand } = await lazyImport<
+          typeof import("./rootfs/cli.ts")
+        >(
+          "./rootfs/cli.ts",
+          import.meta.url,
+        );
         return await rootfsCommand(args);
       }
       case undefined:
@@ -102,7 +111,10 @@ async function runCliCommand(
 
 /** ps, logs, exec, stop, kill, wait, inspect, rm: src/detached/cli.ts. */
 async function detachedVerb(cmd: string, args: string[]): Promise<number> {
-  const d = await import("./detached/cli.ts");
+  const d = await lazyImport<typeof import("./detached/cli.ts")>(
+    "./detached/cli.ts",
+    import.meta.url,
+  );
   const verbs: Record<string, (a: string[]) => number | Promise<number>> = {
     ps: d.psCommand,
     logs: d.logsCommand,
@@ -141,7 +153,12 @@ async function runCommand(
         console.log(`${runHelp()}\n\n${DETACHED_RUN_HELP}`);
         return 0;
       }
-      const { runDetached } = await import("./detached/cli.ts");
+      const { runDetached } = await lazyImport<
+        typeof import("./detached/cli.ts")
+      >(
+        "./detached/cli.ts",
+        import.meta.url,
+      );
       return await runDetached(args, detached);
     }
     if (detached.restart !== undefined) {
@@ -179,9 +196,9 @@ Build ./bb_root from the host's busybox if it is missing, then run /bin/sh in
 it: the same as 'tinyc run --root=./bb_root --shell=/bin/sh'.`);
     return 0;
   }
-  const { buildBusyboxRootfs, isRootfsReady } = await import(
-    "./rootfs/busybox.ts"
-  );
+  const { buildBusyboxRootfs, isRootfsReady } = await lazyImport<
+    typeof import("./rootfs/busybox.ts")
+  >("./rootfs/busybox.ts", import.meta.url);
   if (!isRootfsReady("./bb_root")) {
     console.error("tinyc: building ./bb_root from the host's busybox");
     await buildBusyboxRootfs("./bb_root");

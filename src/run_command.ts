@@ -5,6 +5,7 @@
  * @module
  */
 
+import { lazyImport } from "./lazy.ts";
 import { oneLine, TinycError } from "./errors.ts";
 import type { EarlyInit, HostSetup, LaunchOptions } from "./launcher.ts";
 import { consumedCgroups, type StartedCgroup } from "./cgroup_setup.ts";
@@ -84,7 +85,10 @@ async function prepareAndRun(
 ): Promise<number> {
   // `run IMAGE`: the image (pulled if missing) and a container directory.
   const image = opts.image
-    ? await (await import("./images/run.ts")).prepareImageRun(opts)
+    ? await (await lazyImport<typeof import("./images/run.ts")>(
+      "./images/run.ts",
+      import.meta.url,
+    )).prepareImageRun(opts)
     : undefined;
   try {
     return await prepareAndRunOn(
@@ -119,7 +123,10 @@ async function prepareAndRunOn(
   let rootless: LaunchOptions["rootless"];
   let wantCgroup = true;
   if (Deno.uid() !== 0) {
-    const r = await import("./rootless/mod.ts");
+    const r = await lazyImport<typeof import("./rootless/mod.ts")>(
+      "./rootless/mod.ts",
+      import.meta.url,
+    );
     const controllers = r.controllersFor(spec.linux.resources);
     const problem = r.checkRootlessRequest({
       network: opts.network.mode,
@@ -230,9 +237,9 @@ async function prepareAndRunOn(
  * nothing lingers until then. Cheap when there are no leases.
  */
 async function reclaimStaleNetworkState(): Promise<void> {
-  const { DEFAULT_STATE_DIR, reclaimStaleNetworks } = await import(
-    "./network/mod.ts"
-  );
+  const { DEFAULT_STATE_DIR } = await lazyImport<
+    typeof import("./network/ipam.ts")
+  >("./network/ipam.ts", import.meta.url);
   try {
     if ([...Deno.readDirSync(`${DEFAULT_STATE_DIR}/leases`)].length === 0) {
       return;
@@ -240,6 +247,9 @@ async function reclaimStaleNetworkState(): Promise<void> {
   } catch {
     return; // no bridge container ever ran here
   }
+  const { reclaimStaleNetworks } = await lazyImport<
+    typeof import("./network/mod.ts")
+  >("./network/mod.ts", import.meta.url);
   reclaimStaleNetworks();
 }
 
@@ -255,9 +265,11 @@ function bridgeStep(
   hasDir?: (path: string) => boolean,
 ): HostSetup {
   return async (pid, cfg) => {
-    const { checkNetworkOptions, DEFAULT_BRIDGE, startNetwork } = await import(
-      "./network/mod.ts"
-    );
+    const { checkNetworkOptions, DEFAULT_BRIDGE, startNetwork } =
+      await lazyImport<typeof import("./network/mod.ts")>(
+        "./network/mod.ts",
+        import.meta.url,
+      );
     const netOpts = {
       mode: "bridge" as const,
       containerId: id,
@@ -267,7 +279,9 @@ function bridgeStep(
       nat: opts.network.nat,
     };
     const subnet = checkNetworkOptions(netOpts)!;
-    const { subnetConflict } = await import("./network/ipam.ts");
+    const { subnetConflict } = await lazyImport<
+      typeof import("./network/ipam.ts")
+    >("./network/ipam.ts", import.meta.url);
     const conflict = subnetConflict(
       subnet,
       Deno.readTextFileSync("/proc/net/route"),
