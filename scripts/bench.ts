@@ -114,6 +114,7 @@ const env = Object.entries(Deno.env.toObject()).map(([k, v]) => `${k}=${v}`);
 function timeOnce(
   argv: string[],
   stdout: number = devnull,
+  stderr: number = 2,
 ): { ms: number; kib: number; code: number } {
   const t0 = performance.now();
   const pid = spawn(
@@ -121,7 +122,7 @@ function timeOnce(
     [gnuTime!, "-f", "%M", "-o", memFile, ...argv],
     env,
     {
-      fds: [[0, devnull], [1, stdout]],
+      fds: [[0, devnull], [1, stdout], [2, stderr]],
     },
   );
   const status = new Int32Array(1);
@@ -182,9 +183,14 @@ for (const v of variants) {
     Deno.exit(1);
   }
 }
+// Timed runs: stderr (e.g. the rootfs warning, shown once above) dropped.
 for (let i = 0; i < runs; i++) {
   for (const v of variants) {
-    const r = timeOnce(v.argv);
+    const r = timeOnce(v.argv, devnull, devnull);
+    if (r.code !== 0) {
+      console.error(`bench: ${v.name} failed (exit ${r.code}) in run ${i + 1}`);
+      Deno.exit(1);
+    }
     results.get(v.name)!.ms.push(r.ms);
     results.get(v.name)!.kib.push(r.kib);
   }
