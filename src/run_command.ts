@@ -179,7 +179,8 @@ async function prepareAndRunOn(
   if (Deno.uid() === 0 && opts.network.mode !== "bridge") {
     setupBeforeExec.push(() => reclaimStaleNetworkState());
   }
-  if (!image) {
+  // (Detached runs, with hooks: `run -d` warned on the user's terminal.)
+  if (!image && !hooks) {
     setupBeforeExec.push(() => {
       const reachable = reachableWarning(rootPath);
       if (reachable) console.error(reachable);

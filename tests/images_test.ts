@@ -202,6 +202,13 @@ Deno.test({
     ]);
     assert.equal(b.code, 0, b.stderr);
     assert.match(b.stdout, /imgbox/);
+    // detached, on the image (its store comes with the CLI's environment)
+    const d = await w.tinyc(["run", "-d", ref, "sh", "-c", "cat /etc/app.txt"]);
+    assert.equal(d.code, 0, d.stderr);
+    const id = d.stdout.trim();
+    assert.equal((await w.tinyc(["wait", id])).stdout, "0\n");
+    assert.equal((await w.tinyc(["logs", id])).stdout, "app\n");
+    assert.equal((await w.tinyc(["rm", id])).code, 0);
     // nothing left of the containers
     assert.deepEqual(ls(`${w.store}/containers`), []);
     assert.deepEqual(ls(`${w.store}/tmp`), []);

@@ -147,10 +147,13 @@ export async function runDetached(
   // Everything a plain run would refuse is refused here, before anything starts.
   const { parseRunArgs } = await import("../cli.ts");
   const opts = parseRunArgs(args, (k) => Deno.env.get(k));
-  const { resolveRootfs } = await import("../run_command.ts");
-  const { reachableWarning } = await import("../rootfs/guard.ts");
-  const warning = reachableWarning(resolveRootfs(opts.root));
-  if (warning) console.error(warning);
+  if (!opts.image) {
+    // An image's rootfs lives in tinyc's own store; a directory is checked.
+    const { resolveRootfs } = await import("../run_command.ts");
+    const { reachableWarning } = await import("../rootfs/guard.ts");
+    const warning = reachableWarning(resolveRootfs(opts.root));
+    if (warning) console.error(warning);
+  }
   const { parseRestart, validateName } = await import("./logic.ts");
   const policy = parseRestart(flags.restart);
   if (flags.rm && policy.name !== "no") {
