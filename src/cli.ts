@@ -12,6 +12,7 @@ export { RUN_FLAGS };
 import { parsePublish, type PortMapping } from "./network/publish.ts";
 import { TinycError } from "./errors.ts";
 import { resolveCapabilities } from "./security/capabilities.ts";
+import { resolve } from "./posix_path.ts";
 import { parseCgroupParent, resourcesFromFlags } from "./cgroups/resources.ts";
 import {
   DEFAULT_MASKED_PATHS,
@@ -195,8 +196,8 @@ export function parseRunArgs(
     }
   }
   const tmpfs = ((values.tmpfs as string[] | undefined) ?? []).map(parseTmpfs);
-  const volumes = ((values.volume as string[] | undefined) ?? []).map(
-    parseVolume,
+  const volumes = ((values.volume as string[] | undefined) ?? []).map((v) =>
+    parseVolume(v)
   );
   const privileged = values.privileged === true;
   // tinyc's masked paths need its /dev (they bind /dev/null).
@@ -427,9 +428,13 @@ export function parseVolume(
       `tinyc run: --volume ${arg}: use HOST:CONTAINER[:ro]`,
     );
   }
-  if (!source.startsWith("/")) {
+  // As docker: `.`, `./DIR` and `../DIR` are against the current directory;
+  // any other relative name would be a named volume.
+  const relative = source === "." || source === ".." ||
+    source.startsWith("./") || source.startsWith("../");
+  if (!source.startsWith("/") && !relative) {
     throw new TinycError(
-      `tinyc run: --volume ${arg}: the host path must be absolute (named volumes are not supported)`,
+      `tinyc run: --volume ${arg}: the host path must be absolute or start with ./ (named volumes are not supported)`,
     );
   }
   if (!destination.startsWith("/")) {
@@ -443,7 +448,11 @@ export function parseVolume(
       `tinyc run: --volume ${arg}: unknown mode ${mode} (use ro or rw)`,
     );
   }
-  return { source, destination: dest, readonly: mode === "ro" };
+  return {
+    source: relative ? resolve(source) : source,
+    destination: dest,
+    readonly: mode === "ro",
+  };
 }
 
 /** Facts about the host the spec depends on (gathered by the CLI). */

@@ -177,6 +177,13 @@ Deno.test("run args: --volume forms and errors", () => {
   });
   assert.throws(() => parseVolume("/a"), /use HOST:CONTAINER/);
   assert.throws(() => parseVolume("vol:/b"), /named volumes are not supported/);
+  // docker's relative forms, against the current directory
+  assert.equal(parseVolume("./www:/www").source, `${Deno.cwd()}/www`);
+  assert.equal(parseVolume(".:/data").source, Deno.cwd());
+  assert.equal(
+    parseVolume("../x:/x:ro").source,
+    `${Deno.cwd().replace(/\/[^/]*$/, "")}/x`,
+  );
   assert.throws(() => parseVolume("/a:b"), /container path must be absolute/);
   assert.throws(() => parseVolume("/a:/b:rx"), /unknown mode rx/);
 });
