@@ -186,6 +186,22 @@ Deno.test({
       await ok(["exec", "-t", "d-main", "tty"]),
       /^\/dev\/pts\/\d+\r?\n$/,
     );
+    // -d: returns at once, and its output is not the caller's (a pipe
+    // reading it would wait for the command)
+    const bg = await t([
+      "exec",
+      "-d",
+      "d-main",
+      "sh",
+      "-c",
+      "echo leaked; echo leaked >&2; touch /tmp/exec-d-ran",
+    ]);
+    assert.deepEqual([bg.code, bg.stdout, bg.stderr], [0, "", ""]);
+    while (
+      (await t(["exec", "d-main", "test", "-e", "/tmp/exec-d-ran"])).code
+    ) {
+      // until the background command has run
+    }
     // the same cgroup as the container's init
     const rec = record(id);
     assert.equal(

@@ -499,7 +499,14 @@ export async function execCommand(args: string[]): Promise<number> {
     user = `${u.uid}:${u.gid}`;
   }
   const { execOci } = await import("../engine/exec.ts");
+  // -d: the command's output is not ours (docker's exec -d), so nothing
+  // that reads ours (a pipe, `$(...)`) waits for it.
+  let devnull: number | undefined;
+  if (values.detach === true) {
+    devnull = libc().open(cstr("/dev/null"), 2, /* O_RDWR */ 0);
+  }
   return await execOci(store(), r.id, {
+    ...(devnull !== undefined && { stdio: [devnull, devnull, devnull] }),
     args: rest.slice(1),
     tty: values.tty === true,
     cwd: typeof values.workdir === "string" ? values.workdir : undefined,

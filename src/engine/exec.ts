@@ -61,6 +61,11 @@ export interface ExecOptions {
   detach: boolean;
   pidFile?: string;
   consoleSocket?: string;
+  /**
+   * The process's stdin, stdout and stderr instead of ours (runc's exec
+   * hands over the caller's; `tinyc exec -d` gives /dev/null, as docker).
+   */
+  stdio?: [number, number, number];
 }
 
 /** The process to exec: from --process, or the container's with overrides. */
@@ -155,6 +160,7 @@ export async function execOci(
     [REPORT_FD, repWrite],
     [EXEC_MNT_FD, mntFd],
   ];
+  o.stdio?.forEach((fd, i) => fds.push([i, fd]));
   const containerUserNs = r.spec.linux.namespaces.some((n) =>
     n.type === "user"
   );
