@@ -389,6 +389,17 @@ Deno.test({ name: "tinyc-oci spec and features", ignore }, async () => {
     assert.ok(f.linux.namespaces.includes("mount"));
     const v = await oci(`${dir}/s`, ["--version"]);
     assert.match(v.stdout, /^tinyc-oci version \S+\nspec: 1\.1\.0\n$/);
+    // bad input: one line, the prefix once, exit 1
+    const bad = await oci(`${dir}/s`, ["--bogus", "list"]);
+    assert.deepEqual([bad.code, bad.stderr], [
+      1,
+      "tinyc-oci: unknown flag --bogus\n",
+    ]);
+    const fmt = await oci(`${dir}/s`, ["list", "--format", "yaml"]);
+    assert.deepEqual([fmt.code, fmt.stderr], [
+      1,
+      "tinyc-oci: list: --format yaml: must be table or json\n",
+    ]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

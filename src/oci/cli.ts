@@ -254,7 +254,7 @@ export async function ociMain(argv: string[]): Promise<number> {
     return await dispatch(store, verb, rest);
   } catch (e) {
     const msg = oneLine(e);
-    console.error(`tinyc-oci: ${msg}`);
+    console.error(msg.startsWith("tinyc-oci") ? msg : `tinyc-oci: ${msg}`);
     logError(target, msg);
     return 1;
   }
@@ -411,6 +411,10 @@ async function dispatch(
         args,
         verb,
       );
+      const format = str(p.flags.format) ?? "table";
+      if (format !== "table" && format !== "json") {
+        throw new TinycError(`list: --format ${format}: must be table or json`);
+      }
       const { ociState } = await container();
       const states = store.ids().flatMap((id) => {
         try {
@@ -422,7 +426,7 @@ async function dispatch(
       });
       if (p.flags.quiet) {
         for (const s of states) console.log(s.id);
-      } else if (str(p.flags.format) === "json") {
+      } else if (format === "json") {
         console.log(JSON.stringify(states));
       } else {
         console.log("ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER");
