@@ -103,6 +103,9 @@ async function runCliCommand(
     }
   } catch (err) {
     if (strayError()) return 125; // the cause is printed by runCli
+    // Our stdout was closed by its reader (`tinyc logs -f C | head`): done,
+    // quietly, as a program killed by SIGPIPE in a pipeline.
+    if (err instanceof Deno.errors.BrokenPipe) return 0;
     const msg = oneLine(err);
     console.error(msg.startsWith("tinyc") ? msg : `tinyc: ${msg}`);
     return err instanceof TinycError ? err.exitCode : 125;

@@ -493,3 +493,26 @@ Deno.test({
     assert.ok(!exists(`${STATE}/monitor.sock`));
   },
 });
+
+Deno.test({
+  name: "logs -f into a pipe its reader closes: a quiet end, status 0",
+  ignore,
+  async fn() {
+    const id = await runD(["--name", "d-pipe"], [
+      "sh",
+      "-c",
+      "while true; do echo line; sleep 0.1; done",
+    ]);
+    const main = new URL("../main.ts", import.meta.url).pathname;
+    const out = await new Deno.Command("bash", {
+      args: [
+        "-c",
+        `"${main}" logs -f d-pipe | head -1; echo "status \${PIPESTATUS[0]}"`,
+      ],
+      env,
+    }).output();
+    assert.equal(new TextDecoder().decode(out.stdout), "line\nstatus 0\n");
+    assert.equal(new TextDecoder().decode(out.stderr), "");
+    await ok(["rm", "-f", id]);
+  },
+});
