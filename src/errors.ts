@@ -52,6 +52,18 @@ export class SysError extends TinycError {
   }
 }
 
+/**
+ * The cause alone of a failed file operation, for a message that names the
+ * file itself: Deno's "No such file or directory (os error 2): stat '/x'"
+ * becomes "no such file or directory".
+ */
+export function osReason(err: unknown): string {
+  const m = err instanceof Error
+    ? /^(.+?) \(os error \d+\)/.exec(err.message)
+    : null;
+  return m ? m[1].charAt(0).toLowerCase() + m[1].slice(1) : oneLine(err);
+}
+
 /** Render any thrown value as one line, for the CLI. */
 export function oneLine(err: unknown): string {
   if (err instanceof Error) {

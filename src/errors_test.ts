@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { oneLine, SysError, TinycError } from "./errors.ts";
+import { oneLine, osReason, SysError, TinycError } from "./errors.ts";
 import { errnoName, errnoText } from "./libc.ts";
 import { CLONE, cloneFlagNames, mountFlagNames, MS } from "./sys.ts";
 
@@ -40,4 +40,15 @@ Deno.test("errno table and libc text", () => {
 Deno.test("oneLine keeps the first line only", () => {
   assert.equal(oneLine(new TinycError("a\nb")), "a");
   assert.equal(oneLine("x"), "x");
+});
+
+Deno.test("osReason: the cause of a failed file operation, without Deno's suffix", () => {
+  let err: unknown;
+  try {
+    Deno.statSync("/nonexistent/tinyc-osreason");
+  } catch (e) {
+    err = e;
+  }
+  assert.equal(osReason(err), "no such file or directory");
+  assert.equal(osReason(new Error("plain")), "plain");
 });

@@ -6,7 +6,7 @@
  */
 
 import { lazyImport } from "./lazy.ts";
-import { oneLine, TinycError } from "./errors.ts";
+import { oneLine, osReason, TinycError } from "./errors.ts";
 import type { EarlyInit, HostSetup, LaunchOptions } from "./launcher.ts";
 import { consumedCgroups, type StartedCgroup } from "./cgroup_setup.ts";
 import {
@@ -351,7 +351,7 @@ function gatherHostFacts(
       facts.seccompProfileText = Deno.readTextFileSync(opts.seccomp);
     } catch (e) {
       throw new TinycError(
-        `--security-opt seccomp=${opts.seccomp}: ${oneLine(e)}`,
+        `--security-opt seccomp=${opts.seccomp}: ${osReason(e)}`,
       );
     }
   }

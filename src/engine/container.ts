@@ -18,7 +18,7 @@
  * @module
  */
 
-import { oneLine, TinycError } from "../errors.ts";
+import { oneLine, osReason, TinycError } from "../errors.ts";
 import * as posix from "../posix_path.ts";
 import type { Spec } from "../spec.ts";
 import { defaultDevices } from "../spec.ts";
@@ -61,7 +61,7 @@ export function readJsonFile(path: string, what: string): unknown {
   try {
     info = Deno.statSync(path);
   } catch (e) {
-    throw new TinycError(`${what} ${path}: ${oneLine(e)}`);
+    throw new TinycError(`${what} ${path}: ${osReason(e)}`);
   }
   if (!info.isFile) throw new TinycError(`${what} ${path}: not a regular file`);
   if (info.size > MAX_JSON) {
