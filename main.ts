@@ -14,12 +14,12 @@ const USAGE = `Usage: tinyc COMMAND [ARGS...]
 Commands:
   run [OPTIONS] IMAGE [CMD [ARGS...]]           run a command in a new container on an image
   run [OPTIONS] --root DIR [-- CMD [ARGS...]]   ... or on a directory
+      -d [--name N] [--rm] [--restart P]        ... detached: prints its id, returns
   pull NAME[:TAG|@DIGEST]                       pull an image from a registry
   load [-i FILE]                                load a docker-archive or OCI archive/layout
   images                                        list images
   rmi IMAGE...                                  remove images
   image inspect IMAGE...                        show images as JSON
-      -d [--name N] [--rm] [--restart P]        ... detached: prints its id, returns
   ps [-a] [-q]                                  list detached containers
   logs [-f] [--tail N] [-t] CONTAINER           a detached container's output
   exec [-it] [-e] [-w] [-u] CONTAINER CMD...    run a command in a running container
@@ -31,7 +31,9 @@ Commands:
   attach CONTAINER                              follow a container's output until it ends
   rootfs [DIR]                                  build a busybox rootfs (default ./bb_root)
   rootfs add DIR BINARY...                      copy host binaries and their libraries into DIR
+  rootfs rm DIR                                 remove a rootfs tinyc built
   start [OPTIONS]                               build ./bb_root if missing, run /bin/sh in it
+  oci VERB ...                                  the OCI runtime (what tinyc-oci runs; see 'tinyc oci --help')
 
 Run 'tinyc COMMAND --help' for more on a command.
 Exit status: 125 tinyc failed, 126 command cannot be invoked, 127 command not
