@@ -66,9 +66,13 @@ export class LogWriter {
     }
     this.#partial[stream] = rest;
     const t = this.now().toISOString();
+    // One write per chunk, not per line: a container printing short lines
+    // fast (`yes`) must not cost the monitor a system call per line.
+    let out = "";
     for (const m of lines) {
-      if (m) this.#append(JSON.stringify({ t, s: stream, m }) + "\n");
+      if (m) out += JSON.stringify({ t, s: stream, m }) + "\n";
     }
+    if (out) this.#append(out);
   }
 
   #append(line: string): void {
