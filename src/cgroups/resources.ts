@@ -4,7 +4,7 @@
  *
  * Parsing is strict: anything docker would not take, or the kernel would
  * refuse later with a less helpful EINVAL, is a {@link TinycError} naming the
- * flag, e.g. `--memory abc: invalid size (use bytes or a k/m/g suffix, e.g. 64m)`.
+ * flag, e.g. `--memory abc: invalid size (use bytes or a k/m/g/t/p suffix, e.g. 64m)`.
  *
  * @module
  */
@@ -84,11 +84,13 @@ const UNIT: Record<string, number> = {
   k: 1024,
   m: 1024 ** 2,
   g: 1024 ** 3,
+  t: 1024 ** 4,
+  p: 1024 ** 5,
 };
 
 /**
  * Bytes for a docker-style size: plain bytes (`1048576`, `1048576b`) or a
- * binary k/m/g suffix, case-insensitive, optionally followed by `b` or `ib`
+ * binary k/m/g/t/p suffix, case-insensitive, optionally followed by `b` or `ib`
  * (`64m`, `64M`, `64mb`, `64MiB`, `1.5g`). Fractions are taken only with a
  * suffix and rounded down to whole bytes.
  *
@@ -97,11 +99,11 @@ const UNIT: Record<string, number> = {
  * @throws {TinycError} on anything else, or below {@link MIN_MEMORY_BYTES}
  */
 export function parseMemory(value: string, flag = "--memory"): number {
-  const m = /^(\d+)(\.\d+)?([kmg](?:i?b)?|b)?$/i.exec(value.trim());
+  const m = /^(\d+)(\.\d+)?([kmgtp](?:i?b)?|b)?$/i.exec(value.trim());
   const unit = m?.[3]?.[0].toLowerCase() ?? "";
   if (!m || (m[2] !== undefined && UNIT[unit] === 1)) {
     throw new TinycError(
-      `${flag} ${value}: invalid size (use bytes or a k/m/g suffix, e.g. 64m)`,
+      `${flag} ${value}: invalid size (use bytes or a k/m/g/t/p suffix, e.g. 64m)`,
     );
   }
   const bytes = Math.floor(Number(m[1] + (m[2] ?? "")) * UNIT[unit]);

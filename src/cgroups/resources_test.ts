@@ -31,6 +31,8 @@ Deno.test("parseMemory takes bytes and k/m/g suffixes, any case, with b/ib", () 
   }
   // Fractions round down to whole bytes.
   assert.equal(parseMemory("6.0000001m"), 6 * MiB);
+  assert.equal(parseMemory("1t"), 1024 ** 4);
+  assert.equal(parseMemory("2PB"), 2 * 1024 ** 5);
 });
 
 Deno.test("parseMemory rejects junk, negative, fractional bytes and tiny sizes, naming the flag", () => {
@@ -54,7 +56,7 @@ Deno.test("parseMemory rejects junk, negative, fractional bytes and tiny sizes, 
       (e: unknown) =>
         e instanceof TinycError && e.exitCode === 125 &&
         e.message ===
-          `--memory ${bad}: invalid size (use bytes or a k/m/g suffix, e.g. 64m)`,
+          `--memory ${bad}: invalid size (use bytes or a k/m/g/t/p suffix, e.g. 64m)`,
       bad,
     );
   }
