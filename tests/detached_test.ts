@@ -144,6 +144,11 @@ Deno.test({
     }
     assert.equal(logs.stdout, "out-line\n");
     assert.equal(logs.stderr, "err-line\n");
+    // --tail -1 is all, as docker's
+    assert.equal(
+      (await t(["logs", "--tail", "-1", "d-main"])).stdout,
+      "out-line\n",
+    );
     assert.match(
       (await t(["logs", "-t", short])).stdout,
       /^\d{4}-\d\d-\d\dT\S+Z out-line\n$/,

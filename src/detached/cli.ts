@@ -299,9 +299,12 @@ export async function logsCommand(args: string[]): Promise<number> {
   }
   let n = -1;
   const t = values.tail;
+  // docker: a number of lines, or "all" (also a negative number)
   if (typeof t === "string" && t !== "all") {
-    if (!/^\d+$/.test(t)) throw new TinycError(`--tail ${t}: not a number`);
-    n = Number(t);
+    if (!/^-?\d+$/.test(t)) {
+      throw new TinycError(`--tail ${t}: not a number (or "all")`);
+    }
+    n = Math.max(Number(t), -1);
   }
   const r = find(rest[0]);
   const { parseLog, tail, formatEntry } = await import("./logs.ts");
