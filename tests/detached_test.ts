@@ -207,6 +207,12 @@ Deno.test({
     ) {
       // until the background command has run
     }
+    // stdin only with -i (without it the command reads EOF, as docker's)
+    assert.equal((await t(["exec", "d-main", "cat"], "piped\n")).stdout, "");
+    assert.equal(
+      (await t(["exec", "-i", "d-main", "cat"], "piped\n")).stdout,
+      "piped\n",
+    );
     // the same cgroup as the container's init
     const rec = record(id);
     assert.equal(

@@ -504,12 +504,16 @@ export async function execCommand(args: string[]): Promise<number> {
   const { execOci } = await import("../engine/exec.ts");
   // -d: the command's output is not ours (docker's exec -d), so nothing
   // that reads ours (a pipe, `$(...)`) waits for it.
-  let devnull: number | undefined;
-  if (values.detach === true) {
-    devnull = libc().open(cstr("/dev/null"), 2, /* O_RDWR */ 0);
+  // Without -i its stdin is not ours either (docker's: it reads EOF).
+  let stdio: [number, number, number] | undefined;
+  if (values.detach === true || (!values.interactive && !values.tty)) {
+    const devnull = libc().open(cstr("/dev/null"), 2, /* O_RDWR */ 0);
+    stdio = values.detach === true
+      ? [devnull, devnull, devnull]
+      : [devnull, 1, 2];
   }
   return await execOci(store(), r.id, {
-    ...(devnull !== undefined && { stdio: [devnull, devnull, devnull] }),
+    ...(stdio && { stdio }),
     args: rest.slice(1),
     tty: values.tty === true,
     cwd: typeof values.workdir === "string" ? values.workdir : undefined,
