@@ -66,6 +66,8 @@ export class Progress {
       },
       done: (status) => {
         line.status = status;
+        // A size not known in advance (an archive's layer) is what was read.
+        line.total = Math.max(line.total, line.done);
         line.done = line.total;
         if (this.quiet) return;
         if (!this.tty) {
