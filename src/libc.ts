@@ -198,7 +198,7 @@ type Raw = (...args: Arg[]) => Arg[];
  * x86_64 and aarch64 and, where the arguments differ from the C wrapper's,
  * how to map them (e.g. `open` is `openat(AT_FDCWD, ...)`).
  */
-const SYSCALLS: Partial<
+export const SYSCALLS: Partial<
   Record<keyof typeof SYMBOLS, [x86: number, arm: number, map?: Raw]>
 > = {
   unshare: [272, 97],

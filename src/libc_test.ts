@@ -100,3 +100,31 @@ Deno.test("errnoText: the built-in texts are the C library's", () => {
     lib.close();
   }
 });
+
+Deno.test("libc's syscall numbers are the seccomp table's (src/security/syscall_table.ts)", async () => {
+  const { SYSCALLS, SYS } = await import("./libc.ts");
+  const { SYSCALLS_X86_64, SYSCALLS_AARCH64 } = await import(
+    "./security/syscall_table.ts"
+  );
+  // entries that are another call underneath
+  const kernelName: Record<string, string> = {
+    open: "openat",
+    mknod: "mknodat",
+    poll: "ppoll",
+    waitpid: "wait4",
+    recv: "recvfrom",
+  };
+  for (const [name, [x86, arm]] of Object.entries(SYSCALLS)) {
+    const k = kernelName[name] ?? name;
+    assert.equal(x86, SYSCALLS_X86_64[k], `${name} on x86_64`);
+    if (name !== "dup2") {
+      assert.equal(arm, SYSCALLS_AARCH64[k], `${name} on aarch64`);
+    }
+  }
+  const table = Deno.build.arch === "aarch64"
+    ? SYSCALLS_AARCH64
+    : SYSCALLS_X86_64;
+  for (const [name, nr] of Object.entries(SYS)) {
+    assert.equal(nr, table[name], `SYS.${name}`);
+  }
+});
