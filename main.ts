@@ -9,6 +9,8 @@
  * @module
  */
 
+import { lazyImport } from "./src/lazy.ts";
+
 const USAGE = `Usage: tinyc COMMAND [ARGS...]
 
 Commands:
@@ -70,8 +72,8 @@ export const LAZY_MODULES = [
   "./src/network/ipam.ts",
 ] as const;
 
-function load<T>(path: string): Promise<T> {
-  return import(new URL(path, import.meta.url).href);
+function load<T>(rel: string): Promise<T> {
+  return lazyImport<T>(rel, import.meta.url);
 }
 
 async function main(args: string[]): Promise<number> {

@@ -77,11 +77,12 @@ export interface StartedCgroup {
 
 /**
  * Create the container's cgroup for init `pid` (limits written at
- * creation) and move the init into it. Stale cgroups are cleaned up by
- * {@link cgroupStep}, after the init has its config. The move is asynchronous: writing
- * `cgroup.procs` waits for an RCU grace period in the kernel (5-30 ms
- * here), so it runs on Deno's I/O threads, one per hierarchy at once,
- * while the launcher carries on; the init is released only after it.
+ * creation) and move the init into it (stale cgroups are cleaned up by
+ * {@link cgroupStep}, after the init has its config). The move is
+ * asynchronous: writing `cgroup.procs` waits for an RCU grace period in the
+ * kernel (5-30 ms here), so it runs on Deno's I/O threads, one per
+ * hierarchy at once, while the launcher carries on; the init is released
+ * only after it.
  */
 export async function startCgroup(
   opts: {
@@ -135,9 +136,9 @@ export const consumedCgroups: WeakSet<Promise<StartedCgroup>> = new WeakSet();
 
 /**
  * A host-setup step that puts the init in the container's cgroup: the one
- * `started` (begun by the CLI as early as possible), or a new one, with the
- * device filter `devices` (none: no filter). `onCreated` receives the
- * handle (for the OOM explanation).
+ * `started` (begun by the CLI as early as possible), or a new one with the
+ * spec's device rules as its device filter. `onCreated` receives the handle
+ * (for the OOM explanation).
  */
 export function cgroupStep(
   spec: Spec,

@@ -67,7 +67,7 @@ export async function startEarly(
 }
 
 /** docker's device allow-list, unless --privileged (then no filter). */
-export async function deviceRules(
+async function deviceRules(
   values: { privileged?: unknown },
 ): Promise<readonly DeviceRule[] | undefined> {
   return values.privileged === true

@@ -507,7 +507,8 @@ export async function execCommand(args: string[]): Promise<number> {
   // Without -i its stdin is not ours either (docker's: it reads EOF).
   let stdio: [number, number, number] | undefined;
   if (values.detach === true || (!values.interactive && !values.tty)) {
-    const devnull = libc().open(cstr("/dev/null"), 2, /* O_RDWR */ 0);
+    // O_RDWR|O_CLOEXEC: the spawn's dup2 gives the command its own copies.
+    const devnull = libc().open(cstr("/dev/null"), 2 | 0o2000000, 0);
     stdio = values.detach === true
       ? [devnull, devnull, devnull]
       : [devnull, 1, 2];

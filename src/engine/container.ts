@@ -18,6 +18,7 @@
  * @module
  */
 
+import { lazyImport } from "../lazy.ts";
 import { oneLine, osReason, TinycError } from "../errors.ts";
 import * as posix from "../posix_path.ts";
 import type { Spec } from "../spec.ts";
@@ -46,7 +47,7 @@ import { MS } from "../sys.ts";
  * cgroup planning). (`deno task compile` embeds them: main.ts's LAZY_MODULES.)
  */
 function load<T>(rel: string): Promise<T> {
-  return import(new URL(rel, import.meta.url).href);
+  return lazyImport<T>(rel, import.meta.url);
 }
 
 /** The runtime-spec version tinyc implements. */

@@ -13,6 +13,7 @@
  * @module
  */
 
+import { lazyImport } from "../lazy.ts";
 import { oneLine, TinycError } from "../errors.ts";
 import { StateStore } from "../engine/state.ts";
 import * as posix from "../posix_path.ts";
@@ -24,7 +25,7 @@ import * as posix from "../posix_path.ts";
  * too. (`deno task compile` embeds them: main.ts's LAZY_MODULES.)
  */
 function load<T>(rel: string): Promise<T> {
-  return import(new URL(rel, import.meta.url).href);
+  return lazyImport<T>(rel, import.meta.url);
 }
 const container = () =>
   load<typeof import("../engine/container.ts")>("../engine/container.ts");
