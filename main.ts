@@ -42,60 +42,67 @@ Exit status: 125 tinyc failed, 126 command cannot be invoked, 127 command not
 found, otherwise the container's status (128+N when killed by signal N).`;
 
 /**
- * Modules loaded only when a command needs them. Deno loads every module a
- * script can reach, dynamic imports with a literal specifier included,
- * before its first line runs (~5 ms for the whole CLI here); a computed
- * specifier is loaded when it is imported, so `tinyc run` can spawn the
- * init (src/spawn_init.ts) before the rest of the CLI is even read.
- * `deno task compile` embeds these with `--include`.
+ * Modules loaded only when a command needs them (src/lazy.ts): every path
+ * any module gives `lazyImport`, relative to the repository's root. Deno
+ * loads every module a script can reach, dynamic imports with a literal
+ * specifier included, before its first line runs (~5 ms for the whole CLI
+ * here); a computed specifier is loaded when it is imported, so `tinyc run`
+ * can spawn the init (src/spawn_init.ts) before the rest of the CLI is even
+ * read. `deno task install`'s build makes each an entry point
+ * (scripts/build.ts); `deno task compile` embeds each with `--include`.
  */
 export const LAZY_MODULES = [
-  "./src/init.ts",
-  "./src/oci/cli.ts",
-  "./src/stray.ts",
-  "./src/main_cli.ts",
-  // src/oci/cli.ts's verbs
-  "./src/engine/container.ts",
-  "./src/engine/exec.ts",
-  "./src/oci/features.ts",
-  "./src/oci/config.ts",
-  // tinyc's verbs other than run (src/lazy.ts)
-  "./src/cli/images.ts",
-  "./src/rootfs/cli.ts",
-  "./src/detached/cli.ts",
-  "./src/detached/monitor.ts",
-  "./src/images/run.ts",
-  "./src/rootless/mod.ts",
-  "./src/engine/adopt.ts",
-  "./src/rootfs/busybox.ts",
-  "./src/network/mod.ts",
-  "./src/network/ipam.ts",
+  "src/init.ts",
+  "src/oci/cli.ts",
+  "src/stray.ts",
+  "src/main_cli.ts",
+  "src/detached/monitor.ts",
+  // tinyc-oci's verbs (src/oci/cli.ts) and what only create needs
+  "src/engine/container.ts",
+  "src/engine/exec.ts",
+  "src/engine/devices.ts",
+  "src/oci/features.ts",
+  "src/oci/config.ts",
+  "src/security/seccomp.ts",
+  "src/security/devices.ts",
+  "src/cgroups/mod.ts",
+  "src/cgroups/plan.ts",
+  "src/cgroup_setup.ts",
+  "src/launcher.ts",
+  "src/libc.ts",
+  // tinyc's verbs other than run, and what only some runs need
+  "src/cli/images.ts",
+  "src/rootfs/cli.ts",
+  "src/detached/cli.ts",
+  "src/images/run.ts",
+  "src/rootless/mod.ts",
+  "src/engine/adopt.ts",
+  "src/rootfs/busybox.ts",
+  "src/network/mod.ts",
+  "src/network/ipam.ts",
 ] as const;
-
-function load<T>(rel: string): Promise<T> {
-  return lazyImport<T>(rel, import.meta.url);
-}
 
 async function main(args: string[]): Promise<number> {
   const [cmd, ...rest] = args;
   // The init normally starts from src/init_main.ts; a standalone binary
   // (one entry point) gets here.
   if (cmd === "__init") {
-    (await load<typeof import("./src/init.ts")>("./src/init.ts")).initMain();
+    (await lazyImport<typeof import("./src/init.ts")>("src/init.ts"))
+      .initMain();
   }
   if (cmd === "__exec") {
-    (await load<typeof import("./src/init.ts")>("./src/init.ts"))
+    (await lazyImport<typeof import("./src/init.ts")>("src/init.ts"))
       .execInitMain();
   }
   if (cmd === "__monitor") {
-    const { monitorMain } = await load<
+    const { monitorMain } = await lazyImport<
       typeof import("./src/detached/monitor.ts")
-    >("./src/detached/monitor.ts");
+    >("src/detached/monitor.ts");
     return await monitorMain();
   }
   if (cmd === "oci") {
-    const { ociMain } = await load<typeof import("./src/oci/cli.ts")>(
-      "./src/oci/cli.ts",
+    const { ociMain } = await lazyImport<typeof import("./src/oci/cli.ts")>(
+      "src/oci/cli.ts",
     );
     return await ociMain(args.slice(1));
   }
@@ -105,12 +112,14 @@ async function main(args: string[]): Promise<number> {
     ? (await import("./src/spawn_init.ts")).spawnEarlyFromArgs(rest)
     : undefined;
   // No stack trace ever reaches a user: see src/stray.ts.
-  const { catchStrayErrors } = await load<typeof import("./src/stray.ts")>(
-    "./src/stray.ts",
+  const { catchStrayErrors } = await lazyImport<
+    typeof import("./src/stray.ts")
+  >(
+    "src/stray.ts",
   );
   catchStrayErrors();
-  const { runCli } = await load<typeof import("./src/main_cli.ts")>(
-    "./src/main_cli.ts",
+  const { runCli } = await lazyImport<typeof import("./src/main_cli.ts")>(
+    "src/main_cli.ts",
   );
   return await runCli(cmd, rest, USAGE, early);
 }

@@ -5,11 +5,18 @@
  *
  * Usage: deno task bench [--runs N] [--root DIR] [--no-oci]
  *
- * Each run is timed from spawn to reap; GNU time reports its peak RSS (the
- * largest of the process and the descendants it waited for). Variants with `--memory` and `--network bridge`
- * are timed too when this tinyc supports them, to show what they add.
+ * `tinyc` is this checkout as `deno task install` installs it (into a
+ * temporary PREFIX: the `tinyc` wrapper running the build, see
+ * scripts/build.ts); `tinyc (source tree)` is `./main.ts`, as a developer
+ * runs it. `floor` is scripts/bench_floor.ts: two Deno processes, one
+ * spawning the other, which `execve`s the command, and no container work,
+ * the least this process model can cost.
  *
- * Then the OCI lifecycle as engines drive it, `tinyc-oci` (main.ts oci)
+ * Each run is timed from spawn to reap; GNU time reports its peak RSS (the
+ * largest of the process and the descendants it waited for). Variants with
+ * `--memory` and `--network bridge` are timed too, to show what they add.
+ *
+ * Then the OCI lifecycle as engines drive it, the installed `tinyc-oci`
  * against runc, interleaved, each with a state directory of its own and the
  * same kind of bundle (`spec`'s config on the same rootfs, not read-only, no
  * terminal, /bin/true): create, start, `state` polled until the container
@@ -133,12 +140,27 @@ function timeOnce(
 }
 
 const main = new URL("../main.ts", import.meta.url).pathname;
-// main.ts itself, through its shebang (`deno run -A --no-config --quiet`),
-// as a user runs `./main.ts run` (the installed wrapper runs the same).
+// What `deno task install` installs, into a PREFIX of our own.
+const prefix = `${bundle}/prefix`;
+const install = await new Deno.Command(Deno.execPath(), {
+  args: ["run", "-A", new URL("./install.ts", import.meta.url).pathname],
+  env: { PREFIX: prefix },
+  stdout: "null",
+  stderr: "piped",
+}).output();
+if (!install.success) {
+  console.error(
+    `bench: deno task install failed: ${
+      new TextDecoder().decode(install.stderr).trim()
+    }`,
+  );
+  Deno.exit(1);
+}
 const tinycArgv = (
+  tinyc: string,
   extra: string[],
 ) => [
-  main,
+  tinyc,
   "run",
   "--root",
   rootAbs,
@@ -146,29 +168,28 @@ const tinycArgv = (
   "--",
   "/bin/true",
 ];
-const help = new TextDecoder().decode(
-  (await new Deno.Command(main, { args: ["run", "--help"] }).output()).stdout,
-);
 
 const variants: Array<{ name: string; argv: string[] }> = [
-  { name: "tinyc", argv: tinycArgv([]) },
+  { name: "tinyc", argv: tinycArgv(`${prefix}/bin/tinyc`, []) },
   {
     name: "runc",
     argv: [runc, "run", "-b", bundle, `tinyc-bench-${Deno.pid}`],
   },
-];
-if (help.includes("--memory")) {
-  variants.push({
+  // main.ts itself, through its shebang (`deno run -A --no-config --quiet`).
+  { name: "tinyc (source tree)", argv: tinycArgv(main, []) },
+  {
+    name: "floor",
+    argv: [new URL("./bench_floor.ts", import.meta.url).pathname, "/bin/true"],
+  },
+  {
     name: "tinyc --memory 64m",
-    argv: tinycArgv(["--memory", "64m"]),
-  });
-}
-if (help.includes("--network")) {
-  variants.push({
+    argv: tinycArgv(`${prefix}/bin/tinyc`, ["--memory", "64m"]),
+  },
+  {
     name: "tinyc --network bridge",
-    argv: tinycArgv(["--network", "bridge"]),
-  });
-}
+    argv: tinycArgv(`${prefix}/bin/tinyc`, ["--network", "bridge"]),
+  },
+];
 
 const results = new Map(
   variants.map((v) => [v.name, { ms: [] as number[], kib: [] as number[] }]),
@@ -214,6 +235,11 @@ for (const v of variants) {
   );
 }
 console.log(`ratio tinyc/runc: ${(tinycMedian / runcMedian).toFixed(2)}x`);
+console.log(
+  `ratio floor/runc: ${
+    (median(results.get("floor")!.ms) / runcMedian).toFixed(2)
+  }x (two Deno starts and an execve, no container work)`,
+);
 
 if (!values["no-oci"]) await benchOci();
 
@@ -244,7 +270,10 @@ async function benchOci(): Promise<void> {
     JSON.stringify(ociConfig),
   );
   const runtimes = [
-    { name: "tinyc-oci", argv: [main, "oci", "--root", `${dir}/tinyc-oci`] },
+    {
+      name: "tinyc-oci",
+      argv: [`${prefix}/bin/tinyc-oci`, "--root", `${dir}/tinyc-oci`],
+    },
     { name: "runc", argv: [runc!, "--root", `${dir}/runc`] },
   ];
   const bundles: Record<string, string> = {

@@ -1,15 +1,18 @@
 /**
  * `deno task install` / `deno task uninstall`: copy the runtime (main.ts
- * and src/, tests left out) to `$PREFIX/lib/tinyc`, readable by every user
+ * and src/, tests left out) to `$PREFIX/lib/tinyc` with its build
+ * (scripts/build.ts: bundles in `dist/`, which start faster), readable by every user
  * (rootless engines and containers' mapped root run it too), and put
  * `tinyc` and `tinyc-oci` on PATH (`$PREFIX/bin`, PREFIX defaults to
- * /usr/local) as small shell wrappers that run that copy with this Deno
+ * /usr/local) as small shell wrappers that run the build with this Deno
  * binary, by absolute paths (engines run their runtime with a minimal
  * environment). Uninstall removes only what this script wrote (the wrappers
  * carry a marker, the copy a marker file).
  *
  * @module
  */
+
+import { build } from "./build.ts";
 
 const MARKER = "# installed by tinyc's scripts/install.ts";
 
@@ -49,8 +52,11 @@ function ours(path: string): boolean {
 
 const LIB_MARKER = ".installed-by-tinyc";
 
-/** Copy main.ts and src/ (no tests) from `from` into a fresh `to`, world-readable. */
-function copyRuntime(from: string, to: string): void {
+/**
+ * Copy main.ts and src/ (no tests) from `from` into a fresh `to` and build
+ * them into `to/dist`, all world-readable.
+ */
+async function copyRuntime(from: string, to: string): Promise<void> {
   const tmp = `${to}.tmp-${crypto.randomUUID()}`;
   Deno.mkdirSync(tmp, { recursive: true, mode: 0o755 });
   const copyDir = (src: string, dst: string) => {
@@ -69,9 +75,25 @@ function copyRuntime(from: string, to: string): void {
   Deno.copyFileSync(`${from}/main.ts`, `${tmp}/main.ts`);
   Deno.chmodSync(`${tmp}/main.ts`, 0o755);
   copyDir(`${from}/src`, `${tmp}/src`);
+  try {
+    await build(from, `${tmp}/dist`);
+    openUp(`${tmp}/dist`);
+  } catch (e) {
+    Deno.removeSync(tmp, { recursive: true });
+    throw e;
+  }
   Deno.writeTextFileSync(`${tmp}/${LIB_MARKER}`, "");
   removeRuntime(to);
   Deno.renameSync(tmp, to);
+}
+
+/** Directories 0755 and files 0644 under `dir` (whatever the umask was). */
+function openUp(dir: string): void {
+  Deno.chmodSync(dir, 0o755);
+  for (const e of Deno.readDirSync(dir)) {
+    if (e.isDirectory) openUp(`${dir}/${e.name}`);
+    else Deno.chmodSync(`${dir}/${e.name}`, 0o644);
+  }
 }
 
 /** Remove an earlier copy (only one this script made). */
@@ -84,12 +106,12 @@ function removeRuntime(dir: string): void {
   Deno.removeSync(dir, { recursive: true });
 }
 
-function main(args: string[]): number {
+async function main(args: string[]): Promise<number> {
   const prefix = Deno.env.get("PREFIX") || "/usr/local";
   const bin = `${prefix}/bin`;
   const lib = `${prefix}/lib/tinyc`;
   const uninstall = args.includes("--uninstall");
-  const main = `${lib}/main.ts`;
+  const main = `${lib}/dist/main.js`;
   if (uninstall) removeRuntime(lib);
   else {
     try {
@@ -105,7 +127,7 @@ function main(args: string[]): number {
     }
     const checkout = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
     Deno.mkdirSync(`${prefix}/lib`, { recursive: true });
-    copyRuntime(checkout, lib);
+    await copyRuntime(checkout, lib);
     console.log(`installed ${lib}`);
   }
   for (const name of ["tinyc", "tinyc-oci"]) {
@@ -146,7 +168,7 @@ function main(args: string[]): number {
 
 if (import.meta.main) {
   try {
-    Deno.exit(main(Deno.args));
+    Deno.exit(await main(Deno.args));
   } catch (e) {
     console.error(`install: ${e instanceof Error ? e.message : e}`);
     Deno.exit(1);

@@ -333,8 +333,7 @@ class ContainerRun {
       const { spawnAdopted } = await lazyImport<
         typeof import("./engine/adopt.ts")
       >(
-        "./engine/adopt.ts",
-        import.meta.url,
+        "src/engine/adopt.ts",
       );
       const env = Object.entries({ ...Deno.env.toObject(), ...adopt.env })
         .map(([k, v]) => `${k}=${v}`);

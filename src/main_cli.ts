@@ -62,8 +62,7 @@ async function runCliCommand(
       case "rmi":
       case "image": {
         const cli = await lazyImport<typeof import("./cli/images.ts")>(
-          "./cli/images.ts",
-          import.meta.url,
+          "src/cli/images.ts",
         );
         if (cmd === "pull") return await cli.pullCommand(args);
         if (cmd === "load") return await cli.loadCommand(args);
@@ -85,8 +84,7 @@ async function runCliCommand(
         const { rootfsCommand } = await lazyImport<
           typeof import("./rootfs/cli.ts")
         >(
-          "./rootfs/cli.ts",
-          import.meta.url,
+          "src/rootfs/cli.ts",
         );
         return await rootfsCommand(args);
       }
@@ -115,8 +113,7 @@ async function runCliCommand(
 /** ps, logs, exec, stop, kill, wait, inspect, rm: src/detached/cli.ts. */
 async function detachedVerb(cmd: string, args: string[]): Promise<number> {
   const d = await lazyImport<typeof import("./detached/cli.ts")>(
-    "./detached/cli.ts",
-    import.meta.url,
+    "src/detached/cli.ts",
   );
   const verbs: Record<string, (a: string[]) => number | Promise<number>> = {
     ps: d.psCommand,
@@ -159,8 +156,7 @@ async function runCommand(
       const { runDetached } = await lazyImport<
         typeof import("./detached/cli.ts")
       >(
-        "./detached/cli.ts",
-        import.meta.url,
+        "src/detached/cli.ts",
       );
       return await runDetached(args, detached);
     }
@@ -201,7 +197,7 @@ it: the same as 'tinyc run --root=./bb_root --shell=/bin/sh'.`);
   }
   const { buildBusyboxRootfs, isRootfsReady } = await lazyImport<
     typeof import("./rootfs/busybox.ts")
-  >("./rootfs/busybox.ts", import.meta.url);
+  >("src/rootfs/busybox.ts");
   if (!isRootfsReady("./bb_root")) {
     console.error("tinyc: building ./bb_root from the host's busybox");
     await buildBusyboxRootfs("./bb_root");

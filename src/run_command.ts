@@ -86,8 +86,7 @@ async function prepareAndRun(
   // `run IMAGE`: the image (pulled if missing) and a container directory.
   const image = opts.image
     ? await (await lazyImport<typeof import("./images/run.ts")>(
-      "./images/run.ts",
-      import.meta.url,
+      "src/images/run.ts",
     )).prepareImageRun(opts)
     : undefined;
   try {
@@ -124,8 +123,7 @@ async function prepareAndRunOn(
   let wantCgroup = true;
   if (Deno.uid() !== 0) {
     const r = await lazyImport<typeof import("./rootless/mod.ts")>(
-      "./rootless/mod.ts",
-      import.meta.url,
+      "src/rootless/mod.ts",
     );
     const controllers = r.controllersFor(spec.linux.resources);
     const problem = r.checkRootlessRequest({
@@ -240,7 +238,7 @@ async function prepareAndRunOn(
 async function reclaimStaleNetworkState(): Promise<void> {
   const { DEFAULT_STATE_DIR } = await lazyImport<
     typeof import("./network/ipam.ts")
-  >("./network/ipam.ts", import.meta.url);
+  >("src/network/ipam.ts");
   try {
     if ([...Deno.readDirSync(`${DEFAULT_STATE_DIR}/leases`)].length === 0) {
       return;
@@ -250,7 +248,7 @@ async function reclaimStaleNetworkState(): Promise<void> {
   }
   const { reclaimStaleNetworks } = await lazyImport<
     typeof import("./network/mod.ts")
-  >("./network/mod.ts", import.meta.url);
+  >("src/network/mod.ts");
   reclaimStaleNetworks();
 }
 
@@ -268,8 +266,7 @@ function bridgeStep(
   return async (pid, cfg) => {
     const { checkNetworkOptions, DEFAULT_BRIDGE, startNetwork } =
       await lazyImport<typeof import("./network/mod.ts")>(
-        "./network/mod.ts",
-        import.meta.url,
+        "src/network/mod.ts",
       );
     const netOpts = {
       mode: "bridge" as const,
@@ -282,7 +279,7 @@ function bridgeStep(
     const subnet = checkNetworkOptions(netOpts)!;
     const { subnetConflict } = await lazyImport<
       typeof import("./network/ipam.ts")
-    >("./network/ipam.ts", import.meta.url);
+    >("src/network/ipam.ts");
     const conflict = subnetConflict(
       subnet,
       Deno.readTextFileSync("/proc/net/route"),

@@ -44,11 +44,8 @@ import { MS } from "../sys.ts";
  * Modules only some verbs need, imported by computed specifier: Deno loads
  * the graph of every literal dynamic import with this module, and `start`,
  * `state`, `kill` and `delete` need none of create's (the launcher, seccomp,
- * cgroup planning). (`deno task compile` embeds them: main.ts's LAZY_MODULES.)
+ * cgroup planning; see src/lazy.ts).
  */
-function load<T>(rel: string): Promise<T> {
-  return lazyImport<T>(rel, import.meta.url);
-}
 
 /** The runtime-spec version tinyc implements. */
 export const OCI_VERSION = "1.1.0";
@@ -118,8 +115,10 @@ export { parseSignal } from "../signals.ts";
 export async function loadBundle(
   bundle: string,
 ): Promise<{ spec: Spec; rawSeccomp?: Record<string, unknown> }> {
-  const { specFromOciConfig } = await load<typeof import("../oci/config.ts")>(
-    "../oci/config.ts",
+  const { specFromOciConfig } = await lazyImport<
+    typeof import("../oci/config.ts")
+  >(
+    "src/oci/config.ts",
   );
   const config = readJsonFile(`${bundle}/config.json`, "config.json");
   const spec = specFromOciConfig(config, bundle) as Spec & {
@@ -143,9 +142,9 @@ export async function loadBundle(
   );
   spec.linux.devices = [...devices, ...spec.linux.devices];
   if (rawSeccomp) {
-    const { parseSeccompProfile } = await load<
+    const { parseSeccompProfile } = await lazyImport<
       typeof import("../security/seccomp.ts")
-    >("../security/seccomp.ts");
+    >("src/security/seccomp.ts");
     spec.linux.seccomp = parseSeccompProfile(JSON.stringify(rawSeccomp), {
       source: "config.json linux.seccomp",
       caps: spec.process.capabilities?.bounding ?? [],
@@ -205,18 +204,20 @@ function ociCgroupStep(
   userns: boolean,
 ): HostSetup {
   return async (pid, cfg) => {
-    const { planCgroup, createCgroup, cgroupMountPlan } = await load<
+    const { planCgroup, createCgroup, cgroupMountPlan } = await lazyImport<
       typeof import("../cgroups/mod.ts")
-    >("../cgroups/mod.ts");
-    const { cgroupMountOps } = await load<typeof import("../cgroup_setup.ts")>(
-      "../cgroup_setup.ts",
+    >("src/cgroups/mod.ts");
+    const { cgroupMountOps } = await lazyImport<
+      typeof import("../cgroup_setup.ts")
+    >(
+      "src/cgroup_setup.ts",
     );
     const { attachDeviceFilter, compileDeviceFilter, DEFAULT_DEVICE_RULES } =
-      await load<typeof import("../security/devices.ts")>(
-        "../security/devices.ts",
+      await lazyImport<typeof import("../security/devices.ts")>(
+        "src/security/devices.ts",
       );
-    const { deviceAllowList } = await load<typeof import("./devices.ts")>(
-      "./devices.ts",
+    const { deviceAllowList } = await lazyImport<typeof import("./devices.ts")>(
+      "src/engine/devices.ts",
     );
     const place = cgroupPlacement(spec.linux.cgroupsPath, id);
     const r = spec.linux.resources ?? {};
@@ -422,9 +423,9 @@ export async function createOci(
       // Its init runs as the container's mapped root, and must open it.
       Deno.chownSync(store.fifo(id), newUserNsHost.uid, newUserNsHost.gid);
     }
-    const { createContainer, inUserNamespace } = await load<
+    const { createContainer, inUserNamespace } = await lazyImport<
       typeof import("../launcher.ts")
-    >("../launcher.ts");
+    >("src/launcher.ts");
     const userns = inUserNamespace();
     const newUserNs = spec.linux.namespaces.some((n) =>
       n.type === "user" && !n.path
@@ -521,7 +522,9 @@ export async function startOci(store: StateStore, id: string): Promise<void> {
     if (status !== "created") {
       throw new TinycError(`cannot start a container in status ${status}`);
     }
-    const { cstr } = await load<typeof import("../libc.ts")>("../libc.ts");
+    const { cstr } = await lazyImport<typeof import("../libc.ts")>(
+      "src/libc.ts",
+    );
     const O_RDONLY = 0, O_NONBLOCK = 0o4000, O_CLOEXEC = 0o2000000;
     const fifo = store.fifo(id);
     const fd = libc().open(cstr(fifo), O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0);
@@ -630,8 +633,10 @@ export async function deleteOci(
       for (let i = 0; i < 2000 && isAlive(r); i++) await sleep(1);
     }
     if (r.cgroup) {
-      const { openCgroup } = await load<typeof import("../cgroups/mod.ts")>(
-        "../cgroups/mod.ts",
+      const { openCgroup } = await lazyImport<
+        typeof import("../cgroups/mod.ts")
+      >(
+        "src/cgroups/mod.ts",
       );
       openCgroup(r.cgroup).destroy();
     }
@@ -691,8 +696,10 @@ export async function updateOci(
     if (store.status(r) === "stopped") {
       throw new TinycError(`container ${id} is not running`);
     }
-    const { limitSteps } = await load<typeof import("../cgroups/plan.ts")>(
-      "../cgroups/plan.ts",
+    const { limitSteps } = await lazyImport<
+      typeof import("../cgroups/plan.ts")
+    >(
+      "src/cgroups/plan.ts",
     );
     const wanted = [
       ["memory", resources.memory],
@@ -758,8 +765,8 @@ export async function runOci(
     throw e;
   }
   if (detach) return 0;
-  const { attach } = await load<typeof import("../launcher.ts")>(
-    "../launcher.ts",
+  const { attach } = await lazyImport<typeof import("../launcher.ts")>(
+    "src/launcher.ts",
   );
   const code = await attach(record.pid, master);
   await deleteOci(store, id, true);

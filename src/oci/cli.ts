@@ -22,18 +22,18 @@ import * as posix from "../posix_path.ts";
  * The verbs' modules, imported by computed specifier: Deno loads the whole
  * graph of every literal dynamic import when this module loads, so `state`,
  * `start`, `kill` and `delete` would pay for create's and exec's modules
- * too. (`deno task compile` embeds them: main.ts's LAZY_MODULES.)
+ * too (see src/lazy.ts).
  */
-function load<T>(rel: string): Promise<T> {
-  return lazyImport<T>(rel, import.meta.url);
-}
 const container = () =>
-  load<typeof import("../engine/container.ts")>("../engine/container.ts");
+  lazyImport<typeof import("../engine/container.ts")>(
+    "src/engine/container.ts",
+  );
 const execModule = () =>
-  load<typeof import("../engine/exec.ts")>("../engine/exec.ts");
+  lazyImport<typeof import("../engine/exec.ts")>("src/engine/exec.ts");
 const featuresModule = () =>
-  load<typeof import("./features.ts")>("./features.ts");
-const configModule = () => load<typeof import("./config.ts")>("./config.ts");
+  lazyImport<typeof import("./features.ts")>("src/oci/features.ts");
+const configModule = () =>
+  lazyImport<typeof import("./config.ts")>("src/oci/config.ts");
 
 /** tinyc-oci's version. */
 export const VERSION = "0.3.0";
