@@ -4,7 +4,8 @@
  * sources): `main.js` (the CLI, tinyc-oci and the monitor),
  * `src/init_main.js` (the container's init) and one entry per lazily loaded
  * module (main.ts's LAZY_MODULES, at its path with `.js`), plus the chunks
- * they share, so every module has one instance however it is reached.
+ * they share, so every module has one instance however it is reached. The
+ * init, which runs in a process of its own, is one file.
  *
  * Why: Deno reads, parses and links each module of a graph on every start,
  * and tinyc starts twice per container (the launcher and the init). From a
@@ -38,18 +39,32 @@ export function builtPath(entry: string): string {
  * entry.
  */
 export async function build(repo: string, out: string): Promise<void> {
+  await bundle(repo, ["--code-splitting", "--outdir", out, ...ENTRIES]);
+  // The init runs alone in its process: one file, not the 16 chunks its
+  // share of the split build spans (~1.5 ms less of its start-up).
+  await bundle(repo, ["--output", `${out}/${builtPath(INIT)}`, INIT]);
+  for (const e of ENTRIES) {
+    try {
+      Deno.statSync(`${out}/${builtPath(e)}`);
+    } catch {
+      throw new Error(`deno bundle left out ${e} (${out}/${builtPath(e)})`);
+    }
+  }
+}
+
+const INIT = "src/init_main.ts";
+
+/** `deno bundle ARGS` in `repo`; throws with its last line of error. */
+async function bundle(repo: string, args: string[]): Promise<void> {
   const r = await new Deno.Command(Deno.execPath(), {
     args: [
       "bundle",
       "--quiet",
       "--no-config",
       "--no-lock",
-      "--code-splitting",
       "--platform",
       "deno",
-      "--outdir",
-      out,
-      ...ENTRIES,
+      ...args,
     ],
     cwd: repo,
     stdout: "piped",
@@ -58,13 +73,6 @@ export async function build(repo: string, out: string): Promise<void> {
   if (!r.success) {
     const err = new TextDecoder().decode(r.stderr).trim().split("\n").at(-1);
     throw new Error(`deno bundle failed: ${err}`);
-  }
-  for (const e of ENTRIES) {
-    try {
-      Deno.statSync(`${out}/${builtPath(e)}`);
-    } catch {
-      throw new Error(`deno bundle left out ${e} (${out}/${builtPath(e)})`);
-    }
   }
 }
 

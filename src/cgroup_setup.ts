@@ -73,6 +73,11 @@ export interface StartedCgroup {
   cg: Cgroup;
   pid: number;
   mounts: MountOp[];
+  /**
+   * Attach the device filter (cgroup v2), unless attached already; throws a
+   * {@link TinycError}. The init must not get its go before this.
+   */
+  attachFilter: () => void;
 }
 
 /**
@@ -83,6 +88,11 @@ export interface StartedCgroup {
  * kernel (5-30 ms here), so it runs on Deno's I/O threads, one per
  * hierarchy at once, while the launcher carries on; the init is released
  * only after it.
+ *
+ * The device filter is attached before the move, unless `deferFilter`: the
+ * CLI's early start leaves it (~2-4 ms of compiling and loading a BPF
+ * program) for {@link cgroupStep}, after the init has its config, which is
+ * still before the init may run anything of the container's.
  */
 export async function startCgroup(
   opts: {
@@ -92,6 +102,8 @@ export async function startCgroup(
     devices?: readonly DeviceRule[];
     /** Name suffix (a detached container's id); default random. */
     id?: string;
+    /** Leave the device filter to `attachFilter`. */
+    deferFilter?: boolean;
   },
   pid: number,
 ): Promise<StartedCgroup> {
@@ -102,19 +114,21 @@ export async function startCgroup(
     children: [pid],
   });
   const cg = createCgroup(plan);
-  try {
-    // Before the init is in it: no moment without the device filter.
-    if (opts.devices) {
-      const program = compileDeviceFilter(opts.devices);
+  let filtered = !opts.devices;
+  const attachFilter = () => {
+    if (filtered) return;
+    try {
+      const program = compileDeviceFilter(opts.devices!);
       for (const dir of cg.paths) {
         if (isCgroup2(dir)) attachDeviceFilter(dir, program);
       }
+    } catch (e) {
+      throw new TinycError(`cgroup: device filter: ${oneLine(e)}`);
     }
-  } catch (e) {
-    cg.destroy();
-    throw new TinycError(`cgroup: device filter: ${oneLine(e)}`);
-  }
+    filtered = true;
+  };
   try {
+    if (!opts.deferFilter) attachFilter();
     await Promise.all(
       cg.paths.map((dir) =>
         Deno.writeTextFile(`${dir}/cgroup.procs`, String(pid))
@@ -122,13 +136,19 @@ export async function startCgroup(
     );
   } catch (e) {
     cg.destroy();
+    if (e instanceof TinycError) throw e;
     throw new TinycError(
       `cgroup: cannot move the container's init into ${cg.paths[0]}: ${
         oneLine(e)
       }`,
     );
   }
-  return { cg, pid, mounts: cgroupMountOps(cgroupMountPlan(plan)) };
+  return {
+    cg,
+    pid,
+    mounts: cgroupMountOps(cgroupMountPlan(plan)),
+    attachFilter,
+  };
 }
 
 /** Started cgroups a {@link cgroupStep} took over (and will destroy). */
@@ -162,8 +182,14 @@ export function cgroupStep(
         ? (await import("./engine/devices.ts")).deviceAllowList(devices)
         : undefined,
     }, pid));
-    // The CLI's early init was replaced (namespaces differed): move this one.
-    if (s.pid !== pid) s.cg.addProcess(pid);
+    try {
+      s.attachFilter();
+      // The CLI's early init was replaced (namespaces differed): move this one.
+      if (s.pid !== pid) s.cg.addProcess(pid);
+    } catch (e) {
+      s.cg.destroy();
+      throw e;
+    }
     cfg.cgroupMounts = s.mounts;
     onCreated(s.cg);
     return () => s.cg.destroy();

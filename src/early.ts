@@ -55,7 +55,12 @@ export async function startEarly(
       values["cgroup-parent"] as string | undefined,
     );
     started.cgroup = startCgroup(
-      { resources, parent, devices: await deviceRules(values) },
+      {
+        resources,
+        parent,
+        devices: await deviceRules(values),
+        deferFilter: true,
+      },
       started.early.pid,
     );
     started.cgroup.catch(() => undefined); // awaited (and reported) later
