@@ -71,8 +71,11 @@ async function bundle(repo: string, args: string[]): Promise<void> {
     stderr: "piped",
   }).output();
   if (!r.success) {
-    const err = new TextDecoder().decode(r.stderr).trim().split("\n").at(-1);
-    throw new Error(`deno bundle failed: ${err}`);
+    // Its first error line (a backtrace may follow), without colours.
+    const lines = new TextDecoder().decode(r.stderr)
+      .replace(/\x1b\[[0-9;]*m/g, "").split("\n").map((l) => l.trim());
+    const err = lines.find((l) => /error/i.test(l)) ?? lines.find((l) => l);
+    throw new Error(`deno bundle failed: ${err ?? `exit ${r.code}`}`);
   }
 }
 

@@ -152,3 +152,42 @@ Deno.test({
     }
   },
 });
+
+Deno.test("install: the build's wrappers, or the sources when deno bundle fails", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tinyc-install-" });
+  const install = (prefix: string, env: Record<string, string> = {}) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${repo}scripts/install.ts`],
+      env: { PREFIX: prefix, ...env },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  const help = async (prefix: string) => {
+    const r = await new Deno.Command(`${prefix}/bin/tinyc`, {
+      args: ["--help"],
+      stdout: "piped",
+    }).output();
+    return new TextDecoder().decode(r.stdout);
+  };
+  try {
+    const built = await install(`${dir}/a`);
+    assert.equal(built.code, 0, new TextDecoder().decode(built.stderr));
+    const wrapper = await Deno.readTextFile(`${dir}/a/bin/tinyc`);
+    assert.match(wrapper, /\/lib\/tinyc\/dist\/main\.js' "\$@"\n$/);
+    assert.match(await help(`${dir}/a`), /^Usage: tinyc COMMAND/);
+    // No esbuild cached and no registry: deno bundle cannot run.
+    const unbuilt = await install(`${dir}/b`, {
+      DENO_DIR: `${dir}/deno-dir`,
+      NPM_CONFIG_REGISTRY: "http://127.0.0.1:9/",
+      HTTPS_PROXY: "http://127.0.0.1:9",
+    });
+    const err = new TextDecoder().decode(unbuilt.stderr);
+    assert.equal(unbuilt.code, 0, err);
+    assert.match(err, /^install: warning: no build \(deno bundle failed: .+\)/);
+    const fallback = await Deno.readTextFile(`${dir}/b/bin/tinyc`);
+    assert.match(fallback, /\/lib\/tinyc\/main\.ts' "\$@"\n$/);
+    assert.match(await help(`${dir}/b`), /^Usage: tinyc COMMAND/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

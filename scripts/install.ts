@@ -54,9 +54,11 @@ const LIB_MARKER = ".installed-by-tinyc";
 
 /**
  * Copy main.ts and src/ (no tests) from `from` into a fresh `to` and build
- * them into `to/dist`, all world-readable.
+ * them into `to/dist`, all world-readable. Returns the entry point the
+ * wrappers run: the build's, or main.ts when the build failed (`deno bundle`
+ * fetches esbuild from the npm registry the first time), with a warning.
  */
-async function copyRuntime(from: string, to: string): Promise<void> {
+async function copyRuntime(from: string, to: string): Promise<string> {
   const tmp = `${to}.tmp-${crypto.randomUUID()}`;
   Deno.mkdirSync(tmp, { recursive: true, mode: 0o755 });
   const copyDir = (src: string, dst: string) => {
@@ -75,16 +77,27 @@ async function copyRuntime(from: string, to: string): Promise<void> {
   Deno.copyFileSync(`${from}/main.ts`, `${tmp}/main.ts`);
   Deno.chmodSync(`${tmp}/main.ts`, 0o755);
   copyDir(`${from}/src`, `${tmp}/src`);
+  let entry = `${to}/dist/main.js`;
   try {
     await build(from, `${tmp}/dist`);
     openUp(`${tmp}/dist`);
   } catch (e) {
-    Deno.removeSync(tmp, { recursive: true });
-    throw e;
+    try {
+      Deno.removeSync(`${tmp}/dist`, { recursive: true });
+    } catch {
+      // not made
+    }
+    console.error(
+      `install: warning: no build (${
+        e instanceof Error ? e.message : e
+      }); tinyc runs from its sources, which start ~10 ms slower`,
+    );
+    entry = `${to}/main.ts`;
   }
   Deno.writeTextFileSync(`${tmp}/${LIB_MARKER}`, "");
   removeRuntime(to);
   Deno.renameSync(tmp, to);
+  return entry;
 }
 
 /** Directories 0755 and files 0644 under `dir` (whatever the umask was). */
@@ -111,7 +124,7 @@ async function main(args: string[]): Promise<number> {
   const bin = `${prefix}/bin`;
   const lib = `${prefix}/lib/tinyc`;
   const uninstall = args.includes("--uninstall");
-  const main = `${lib}/dist/main.js`;
+  let main = `${lib}/main.ts`;
   if (uninstall) removeRuntime(lib);
   else {
     try {
@@ -127,7 +140,7 @@ async function main(args: string[]): Promise<number> {
     }
     const checkout = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
     Deno.mkdirSync(`${prefix}/lib`, { recursive: true });
-    await copyRuntime(checkout, lib);
+    main = await copyRuntime(checkout, lib);
     console.log(`installed ${lib}`);
   }
   for (const name of ["tinyc", "tinyc-oci"]) {
