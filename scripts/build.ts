@@ -67,13 +67,14 @@ async function bundle(repo: string, args: string[]): Promise<void> {
       ...args,
     ],
     cwd: repo,
+    env: { NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",
   }).output();
   if (!r.success) {
-    // Its first error line (a backtrace may follow), without colours.
-    const lines = new TextDecoder().decode(r.stderr)
-      .replace(/\x1b\[[0-9;]*m/g, "").split("\n").map((l) => l.trim());
+    // Its first error line (a backtrace may follow).
+    const lines = new TextDecoder().decode(r.stderr).split("\n")
+      .map((l) => l.trim());
     const err = lines.find((l) => /error/i.test(l)) ?? lines.find((l) => l);
     throw new Error(`deno bundle failed: ${err ?? `exit ${r.code}`}`);
   }
