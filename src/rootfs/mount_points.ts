@@ -23,26 +23,57 @@ function components(path: string): string[] {
   return path.split("/").filter((c) => c !== "" && c !== ".");
 }
 
+/** Symlinks followed on the way to one destination, as the kernel allows. */
+const MAX_SYMLINKS = 40;
+
 /**
  * The container paths among `dests` (and their parents) that `root` lacks
- * now, outermost first. Paths with `..` are skipped (never tinyc's own).
+ * now, outermost first, as the init will create them: symlinks on the way
+ * are followed inside the root (`/var/run/x` with `/var/run -> /run` is
+ * `/run/x`), so what is noted is where the mount point will really be.
+ * Paths with `..` are skipped (never tinyc's own).
  */
 export function missingPaths(root: InRoot, dests: readonly string[]): string[] {
   const missing: string[] = [];
+  const note = (p: string) => {
+    if (!missing.includes(p)) missing.push(p);
+  };
   for (const dest of dests) {
-    const comps = components(dest);
-    if (comps.includes("..")) continue;
-    for (let i = 1; i <= comps.length; i++) {
-      const p = "/" + comps.slice(0, i).join("/");
-      if (missing.includes(p)) continue;
+    if (components(dest).includes("..")) continue;
+    const at: string[] = []; // resolved so far (no symlinks)
+    const todo = components(dest);
+    let hops = 0;
+    let absent = false;
+    while (todo.length > 0) {
+      const c = todo.shift()!;
+      if (c === ".") continue;
+      if (c === "..") {
+        at.pop(); // at the root, `..` is the root
+        continue;
+      }
+      const p = "/" + [...at, c].join("/");
+      if (absent) {
+        note(p);
+        at.push(c);
+        continue;
+      }
       let st;
       try {
         st = root.lstat(p);
       } catch {
-        break; // not a directory on the way, a loop...: the init will say
+        break; // not a directory on the way: the init will say
       }
-      if (st === null) missing.push(p);
-      else if (st.type !== "dir") break;
+      if (st === null) {
+        absent = true;
+        note(p);
+        at.push(c);
+      } else if (st.type === "symlink") {
+        const target = root.readlink(p);
+        if (target === null || ++hops > MAX_SYMLINKS) break;
+        if (target.startsWith("/")) at.length = 0;
+        todo.unshift(...target.split("/").filter((t) => t !== ""));
+      } else if (st.type === "dir") at.push(c);
+      else break;
     }
   }
   return missing;

@@ -32,8 +32,58 @@ Deno.test("missingPaths: each missing destination and parent, once", async () =>
           "/data/v",
         ]),
     );
-    // /data is a symlink (not a directory): what lies beyond is not ours to track.
-    assert.deepEqual(got, ["/etc/hosts", "/a", "/a/b", "/a/c"]);
+    // /data -> /srv, dangling: the init makes /srv/v (inside the root).
+    assert.deepEqual(got, [
+      "/etc/hosts",
+      "/a",
+      "/a/b",
+      "/a/c",
+      "/srv",
+      "/srv/v",
+    ]);
+  });
+});
+
+Deno.test("missingPaths: through symlinks, where the mount point will be", async () => {
+  await withTemp((dir) => {
+    Deno.mkdirSync(join(dir, "run"));
+    Deno.mkdirSync(join(dir, "var"));
+    Deno.symlinkSync("/run", join(dir, "var/run")); // absolute
+    Deno.symlinkSync("../run", join(dir, "var/rel")); // relative
+    Deno.symlinkSync("../../../../run", join(dir, "up")); // clamped at the root
+    Deno.symlinkSync("loop", join(dir, "loop"));
+    Deno.writeTextFileSync(join(dir, "file"), "");
+    Deno.symlinkSync("/file", join(dir, "tofile"));
+    const got = withRoot(
+      dir,
+      (r) =>
+        missingPaths(r, [
+          "/var/run/foo",
+          "/var/rel/wd/deep",
+          "/up/x",
+          "/loop/x",
+          "/tofile/x",
+          "/run",
+        ]),
+    );
+    assert.deepEqual(got, ["/run/foo", "/run/wd", "/run/wd/deep", "/run/x"]);
+  });
+});
+
+Deno.test("trackMountPoints: mount points made through a symlink are removed", async () => {
+  await withTemp((dir) => {
+    Deno.mkdirSync(join(dir, "run"));
+    Deno.mkdirSync(join(dir, "var"));
+    Deno.symlinkSync("/run", join(dir, "var/run"));
+    const done = trackMountPoints(dir, {
+      mounts: [{ destination: "/var/run/foo" }],
+      cwd: "/var/run/wd",
+    });
+    Deno.mkdirSync(join(dir, "run/foo")); // the init made them
+    Deno.mkdirSync(join(dir, "run/wd"));
+    done();
+    assert.deepEqual([...Deno.readDirSync(join(dir, "run"))], []);
+    assert.ok(Deno.lstatSync(join(dir, "var/run")).isSymlink);
   });
 });
 
