@@ -87,7 +87,7 @@ async function prepareAndRun(
   const image = opts.image
     ? await (await lazyImport<typeof import("./images/run.ts")>(
       "src/images/run.ts",
-    )).prepareImageRun(opts)
+    )).prepareImageRun(opts, hooks?.id)
     : undefined;
   try {
     return await prepareAndRunOn(

@@ -208,7 +208,22 @@ Deno.test({
     const id = d.stdout.trim();
     assert.equal((await w.tinyc(["wait", id])).stdout, "0\n");
     assert.equal((await w.tinyc(["logs", id])).stdout, "app\n");
+    // ps and inspect name the image as given, not its overlay
+    const ps = await w.tinyc(["ps", "-a"]);
+    assert.match(ps.stdout, new RegExp(`${id.slice(0, 12)} +${ref} `));
+    const inspect = JSON.parse((await w.tinyc(["inspect", id])).stdout);
+    assert.equal(inspect[0].Image, ref);
     assert.equal((await w.tinyc(["rm", id])).code, 0);
+    // rmi of an image a detached container runs names that container
+    const s = await w.tinyc(["run", "-d", ref, "sleep", "60"]);
+    const sid = s.stdout.trim();
+    const busy = await w.tinyc(["rmi", ref]);
+    assert.equal(busy.code, 125);
+    assert.match(
+      busy.stderr,
+      new RegExp(`in use by running container ${sid.slice(0, 12)} `),
+    );
+    assert.equal((await w.tinyc(["rm", "-f", sid])).code, 0);
     // nothing left of the containers
     assert.deepEqual(ls(`${w.store}/containers`), []);
     assert.deepEqual(ls(`${w.store}/tmp`), []);

@@ -47,6 +47,7 @@ import {
   validateName,
 } from "./logic.ts";
 import { LogWriter } from "./logs.ts";
+import { parseRunArgs } from "../cli.ts";
 
 /** What the CLI asks the monitor. */
 export type Request =
@@ -448,7 +449,7 @@ export class Monitor {
       detached: {
         name: live.name,
         args: live.args,
-        image: imageOf(live.args) ?? info.spec.root.path,
+        image: imageOf(live.args, info.spec.root.path),
         command: info.spec.process.args,
         restart: live.restart,
         autoRemove: live.autoRemove,
@@ -582,14 +583,14 @@ export class Monitor {
   }
 }
 
-/** The `--root` of run arguments, for ps's IMAGE column. */
-function imageOf(args: string[]): string | undefined {
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === "--") break;
-    if (args[i] === "--root") return args[i + 1];
-    if (args[i].startsWith("--root=")) return args[i].slice(7);
+/** What ps shows as IMAGE: the image as given to run, or its --root. */
+function imageOf(args: string[], rootPath: string): string {
+  try {
+    const opts = parseRunArgs(args, () => undefined);
+    return opts.image?.ref ?? (opts.root || rootPath);
+  } catch {
+    return rootPath;
   }
-  return undefined;
 }
 
 /** `tinyc __monitor`: serve until no container is left. */

@@ -35,7 +35,10 @@ export interface ImageRun {
 }
 
 /** Prepare `opts.image` for a run. */
-export async function prepareImageRun(opts: RunOptions): Promise<ImageRun> {
+export async function prepareImageRun(
+  opts: RunOptions,
+  containerId?: string,
+): Promise<ImageRun> {
   const img = opts.image!;
   const store = Store.open();
   await removeStaleContainers(store);
@@ -63,7 +66,15 @@ export async function prepareImageRun(opts: RunOptions): Promise<ImageRun> {
     user: opts.user,
   }, img.ref);
   const layers = [...record.layers].reverse().map((l) => store.layerPath(l));
-  const id = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
+  // A detached container's short id, as `tinyc ps` shows it (and rmi
+  // names it); a random one for an attached run, or when that is taken.
+  let id = containerId?.slice(0, 12);
+  if (
+    !id || !/^[0-9a-f]{12}$/.test(id) ||
+    exists(`${store.root}/containers/${id}`)
+  ) {
+    id = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
+  }
   const dir = `${store.root}/containers/${id}`;
   const rec = record;
   // Under the gc lock: rmi sees this container before it collects layers.
@@ -194,4 +205,13 @@ export function readFromLayers(
     if (found !== undefined) return found;
   }
   return null;
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
