@@ -285,6 +285,12 @@ Deno.test({
     assert.equal(p.code, 0, p.stderr);
     assert.match(p.stderr, /Already exists/);
     assert.equal(ls(`${w.store}/layers`).length, 2);
+    // An image's size is all its layers', shared ones included (docker's).
+    const sizes = JSON.parse(
+      (await w.tinyc(["image", "inspect", base, app])).stdout,
+    ).map((i: { Size: number }) => i.Size);
+    assert.ok(sizes[0] > 100_000, `base size ${sizes[0]}`);
+    assert.ok(sizes[1] > sizes[0], `app ${sizes[1]} vs base ${sizes[0]}`);
     const images = await w.tinyc(["images"]);
     assert.match(
       images.stdout,

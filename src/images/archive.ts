@@ -188,7 +188,7 @@ async function unpackAll(
   for (const l of layers) {
     const line = progress.layer(l.digest ?? l.diffId, l.size ?? 0);
     if (store.hasLayer(l.diffId)) {
-      sizes.push(known.get(l.diffId) ?? 0);
+      sizes.push(known.get(l.diffId) ?? store.layerDiskSize(l.diffId));
       line.done("Already exists");
       continue;
     }

@@ -144,7 +144,7 @@ async function fetchLayers(
       const diffId = diffIds[i];
       const line = progress.layer(layer.digest, layer.size);
       if (store.hasLayer(diffId)) {
-        sizes[i] = known.get(diffId) ?? 0;
+        sizes[i] = known.get(diffId) ?? store.layerDiskSize(diffId);
         line.done("Already exists");
         continue;
       }

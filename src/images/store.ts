@@ -119,6 +119,28 @@ export class Store {
     return `${this.root}/layers/${hex(diffId)}`;
   }
 
+  /**
+   * Bytes of the regular files of an unpacked layer (what unpacking it
+   * counted), for a layer no image record gives the size of. Symlinks are
+   * not followed; 0 when the layer is missing.
+   */
+  layerDiskSize(diffId: string): number {
+    const walk = (dir: string): number => {
+      let n = 0;
+      for (const e of Deno.readDirSync(dir)) {
+        const p = `${dir}/${e.name}`;
+        if (e.isDirectory) n += walk(p);
+        else if (e.isFile) n += Deno.lstatSync(p).size;
+      }
+      return n;
+    };
+    try {
+      return walk(this.layerPath(diffId));
+    } catch {
+      return 0;
+    }
+  }
+
   /** Is the layer unpacked (a real directory, not a link)? */
   hasLayer(diffId: string): boolean {
     try {

@@ -123,3 +123,21 @@ Deno.test("progress: redrawn lines with bytes and a done/total line on a termina
   q.finish();
   assert.equal(plain, "cccccccccccc: Pull complete (5B)\n");
 });
+
+Deno.test("store: a layer's size on disk counts its regular files only", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tinyc_store_" });
+  try {
+    const store = Store.open(dir);
+    const l = dg("a");
+    const p = store.layerPath(l);
+    Deno.mkdirSync(`${p}/etc/sub`, { recursive: true });
+    Deno.writeTextFileSync(`${p}/etc/a`, "12345");
+    Deno.writeTextFileSync(`${p}/etc/sub/b`, "678");
+    Deno.writeTextFileSync(`${dir}/outside`, "x".repeat(1000));
+    Deno.symlinkSync(`${dir}/outside`, `${p}/link`); // not followed
+    assert.equal(store.layerDiskSize(l), 8);
+    assert.equal(store.layerDiskSize(dg("b")), 0); // not unpacked
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
