@@ -521,10 +521,17 @@ async function updateResources(
     }
     return n;
   };
+  // Memory flags take sizes as runc's do (64m, 1g; plain bytes; -1).
+  const { parseMemory } = await import("../cgroups/resources.ts");
+  const size = (name: string): number | undefined => {
+    const v = str(p.flags[name]);
+    if (v === undefined || /^-?\d+$/.test(v.trim())) return num(name);
+    return parseMemory(v, `update --${name}`);
+  };
   const out: import("../spec.ts").LinuxResources = {};
-  const limit = num("memory"),
-    swap = num("memory-swap"),
-    reservation = num("memory-reservation");
+  const limit = size("memory"),
+    swap = size("memory-swap"),
+    reservation = size("memory-reservation");
   if (limit !== undefined || swap !== undefined || reservation !== undefined) {
     out.memory = { limit, swap, reservation };
   }
