@@ -221,6 +221,14 @@ Deno.test({
     const bad = await sh("true", ["--security-opt", `seccomp=${profile}`]);
     assert.equal(bad.code, 125);
     assert.equal(bad.stderr.split("\n").length, 2, bad.stderr);
+    // A profile that refuses everything, execve too: said, not a silent 139.
+    await Deno.writeTextFile(profile, '{"defaultAction":"SCMP_ACT_ERRNO"}');
+    const none = await sh("true", ["--security-opt", `seccomp=${profile}`]);
+    assert.equal(none.code, 125);
+    assert.match(
+      none.stderr,
+      /^tinyc: seccomp profile: execve gets SCMP_ACT_ERRNO\(1\), so no command can start; allow execve\n/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -30,6 +30,7 @@
  */
 
 import { TinycError } from "../errors.ts";
+import { runFilter } from "./bpf_interp.ts";
 import { LinuxSecuritySys, type SecuritySys } from "./security_sys.ts";
 import {
   type ArgWidth,
@@ -125,6 +126,38 @@ const ARCH_INFO: Record<
   // AUDIT_ARCH_AARCH64 = EM_AARCH64 (183) | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE
   aarch64: { audit: 0xc00000b7, table: SYSCALLS_AARCH64, goarch: "arm64" },
 };
+
+/**
+ * Refuse a compiled filter under which no command could start: one that
+ * does not allow (or log) `execve` for `arch`. The init loads the filter
+ * right before `execve`; refused there, it could not even report why
+ * (its own calls are filtered too), and the container would just die.
+ *
+ * @throws {TinycError} naming the action the profile takes on execve
+ */
+export function assertExecAllowed(
+  program: Uint8Array,
+  arch: SeccompArch = nativeArch(),
+): void {
+  const { audit, table } = ARCH_INFO[arch];
+  const ret = runFilter(program, { nr: table.execve, arch: audit });
+  const action = ret & 0xffff0000;
+  // SECCOMP_RET_ALLOW, SECCOMP_RET_LOG
+  if (action === 0x7fff0000 || action === 0x7ffc0000) return;
+  const names: Record<number, string> = {
+    0x00050000: `SCMP_ACT_ERRNO(${ret & 0xffff})`,
+    0x80000000: "SCMP_ACT_KILL_PROCESS",
+    0x00000000: "SCMP_ACT_KILL",
+    0x00030000: "SCMP_ACT_TRAP",
+    0x7ff00000: "SCMP_ACT_TRACE",
+    0x7fc00000: "SCMP_ACT_NOTIFY",
+  };
+  throw new TinycError(
+    `seccomp profile: execve gets ${
+      names[action >>> 0] ?? `action 0x${(ret >>> 0).toString(16)}`
+    }, so no command can start; allow execve`,
+  );
+}
 
 /** x32 system calls are x86_64 calls with this bit set in `nr`. */
 const X32_SYSCALL_BIT = 0x40000000;

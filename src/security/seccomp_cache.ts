@@ -6,7 +6,8 @@
  * architecture, are generated ahead of time into
  * `seccomp_default.generated.ts` (`deno run -A scripts/gen_seccomp.ts`),
  * together with the profile's text: a profile whose text is exactly that
- * gets the stored program, any other is compiled as before (no hashing:
+ * gets the stored program, any other is compiled as before and checked to
+ * let a command start at all (no hashing:
  * nothing to collide, and no crypto code paged in). A unit test checks that
  * every stored program equals a fresh compile of the stored profile, so a
  * change to the profile or the compiler without regenerating fails the
@@ -16,6 +17,7 @@
  */
 
 import {
+  assertExecAllowed,
   compileSeccomp,
   nativeArch,
   type SeccompArch,
@@ -42,5 +44,7 @@ export function compiledSeccomp(
   if (stored !== undefined && profileText(profile) === PRECOMPILED.profile) {
     return Uint8Array.from(atob(stored), (c) => c.charCodeAt(0));
   }
-  return compileSeccomp(profile, arch);
+  const program = compileSeccomp(profile, arch);
+  assertExecAllowed(program, arch);
+  return program;
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   type ArgCheck,
+  assertExecAllowed,
   compileSeccomp,
   DEFAULT_DENY,
   defaultSeccompProfile,
@@ -859,4 +860,35 @@ Deno.test("the narrow compare is one load of the low word: the high word of an i
   const listing = disassemble(program).join("\n");
   assert.match(listing, /ld \[16\]/); // args[0], low word
   assert.doesNotMatch(listing, /ld \[20\]/); // args[0], high word
+});
+
+Deno.test("assertExecAllowed: a filter must let execve through, or no command starts", () => {
+  for (const arch of ["x86_64", "aarch64"] as const) {
+    const compile = (json: string) =>
+      compileSeccomp(parseSeccompProfile(json, { arch }), arch);
+    // tinyc's default and a log-everything profile pass
+    assertExecAllowed(
+      compileSeccomp(defaultSeccompProfile(DEFAULT_CAPABILITIES), arch),
+      arch,
+    );
+    assertExecAllowed(compile('{"defaultAction":"SCMP_ACT_LOG"}'), arch);
+    assert.throws(
+      () =>
+        assertExecAllowed(compile('{"defaultAction":"SCMP_ACT_ERRNO"}'), arch),
+      /^TinycError: seccomp profile: execve gets SCMP_ACT_ERRNO\(1\), so no command can start/,
+    );
+    const kill = compile(JSON.stringify({
+      defaultAction: "SCMP_ACT_ALLOW",
+      syscalls: [{ names: ["execve"], action: "SCMP_ACT_KILL_PROCESS" }],
+    }));
+    assert.throws(() => assertExecAllowed(kill, arch), /SCMP_ACT_KILL_PROCESS/);
+    // execveat alone refused: execve still starts the command
+    assertExecAllowed(
+      compile(JSON.stringify({
+        defaultAction: "SCMP_ACT_ALLOW",
+        syscalls: [{ names: ["execveat"], action: "SCMP_ACT_ERRNO" }],
+      })),
+      arch,
+    );
+  }
 });
