@@ -115,7 +115,7 @@ export const RUN_FLAGS: FlagDef[] = [
     short: "m",
     type: "string",
     arg: "SIZE",
-    help: "memory limit, swap included (bytes or k/m/g, e.g. 64m)",
+    help: "memory limit, swap included (bytes or k/m/g/t/p, e.g. 64m; 0: none)",
   },
   {
     name: "cpus",
@@ -127,7 +127,7 @@ export const RUN_FLAGS: FlagDef[] = [
     name: "pids-limit",
     type: "string",
     arg: "N",
-    help: "at most N processes and threads (-1: unlimited)",
+    help: "at most N processes and threads (0 or -1: unlimited)",
   },
   {
     name: "cgroup-parent",

@@ -398,6 +398,11 @@ Deno.test({ name: "tinyc-oci spec and features", ignore }, async () => {
     const again = await oci(`${dir}/s`, ["spec", "--bundle", dir]);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /config\.json already exists/);
+    const nowhere = await oci(`${dir}/s`, ["spec", "--bundle", `${dir}/no`]);
+    assert.deepEqual([nowhere.code, nowhere.stderr], [
+      1,
+      `tinyc-oci: spec: ${dir}/no/config.json: no such file or directory\n`,
+    ]);
     const f = JSON.parse((await oci(`${dir}/s`, ["features"])).stdout);
     assert.equal(f.ociVersionMax, "1.1.0");
     assert.ok(f.linux.namespaces.includes("mount"));

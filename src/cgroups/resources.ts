@@ -159,7 +159,7 @@ export function parsePidsLimit(
   const v = value.trim();
   if (!/^(-1|\d+)$/.test(v)) {
     throw new TinycError(
-      `${flag} ${value}: invalid limit (use a positive integer, or -1 for unlimited)`,
+      `${flag} ${value}: invalid limit (use a positive integer, or 0 or -1 for unlimited)`,
     );
   }
   const n = Number(v);
@@ -193,7 +193,8 @@ export interface ResourceFlags {
  */
 export function resourcesFromFlags(flags: ResourceFlags): LinuxResources {
   const resources: LinuxResources = {};
-  if (flags.memory !== undefined) {
+  // docker: --memory 0 is no limit
+  if (flags.memory !== undefined && !/^\s*0+\s*$/.test(flags.memory)) {
     const limit = parseMemory(flags.memory);
     resources.memory = { limit, swap: limit };
   }

@@ -122,7 +122,7 @@ Deno.test("parsePidsLimit: positive integers; -1 and 0 are unlimited", () => {
       () => parsePidsLimit(bad),
       {
         message:
-          `--pids-limit ${bad}: invalid limit (use a positive integer, or -1 for unlimited)`,
+          `--pids-limit ${bad}: invalid limit (use a positive integer, or 0 or -1 for unlimited)`,
       },
       bad,
     );
@@ -143,6 +143,12 @@ Deno.test("resourcesFromFlags shapes OCI linux.resources, swap = limit", () => {
   );
   assert.deepEqual(resourcesFromFlags({}), {});
   assert.deepEqual(resourcesFromFlags({ pidsLimit: "-1" }), {});
+  // docker: --memory 0 is no limit (a size below 6m is still refused)
+  assert.deepEqual(resourcesFromFlags({ memory: "0" }), {});
+  assert.throws(
+    () => resourcesFromFlags({ memory: "0k" }),
+    /below the minimum/,
+  );
   assert.throws(
     () => resourcesFromFlags({ memory: "64m", cpus: "-1" }),
     /--cpus -1: invalid number of CPUs/,

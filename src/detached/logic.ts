@@ -224,7 +224,11 @@ export function resolveRef(
       );
     }
   }
-  throw new TinycError(`no such container: ${ref}`);
+  throw new TinycError(
+    ref === ""
+      ? "no container named: an empty name or id"
+      : `no such container: ${ref}`,
+  );
 }
 
 /** docker's human durations: "3 seconds", "About a minute", "2 hours". */

@@ -119,6 +119,10 @@ Deno.test("resolveRef: exact id or name, unique prefix, ambiguity", () => {
   assert.equal(resolveRef("abc", cs), cs[2].id);
   assert.throws(() => resolveRef("ab", cs), /ambiguous/);
   assert.throws(() => resolveRef("nope", cs), /no such container: nope/);
+  assert.throws(
+    () => resolveRef("", cs),
+    /^TinycError: no container named: an empty name or id$/,
+  );
 });
 
 Deno.test("ps formatting: durations, status, command, ports, table", () => {

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { TinycError } from "../errors.ts";
+import { osReason, TinycError } from "../errors.ts";
 import { O, withRoot } from "../linux/in_root.ts";
 import { libc } from "../libc.ts";
 import { extractLayer } from "./extract.ts";
@@ -42,7 +42,7 @@ export async function loadArchive(
   try {
     if (input !== "-") st = Deno.statSync(input);
   } catch (e) {
-    throw new TinycError(`${what}: ${(e as Error).message.split("\n")[0]}`);
+    throw new TinycError(`${what}: ${osReason(e)}`);
   }
   const tmp = store.tmpDir();
   try {

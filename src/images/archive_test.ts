@@ -96,3 +96,14 @@ Deno.test("load: a layer that does not match the config's diff ID", async () => 
     assert.deepEqual(store.images(), []);
   });
 });
+
+Deno.test("load: a missing archive is one line naming it", async () => {
+  await withStore(async (store, dir) => {
+    await assert.rejects(
+      () => loadArchive(store, `${dir}/none.tar`),
+      new RegExp(
+        `^TinycError: load ${dir}/none\\.tar: no such file or directory$`,
+      ),
+    );
+  });
+});

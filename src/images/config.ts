@@ -49,7 +49,9 @@ export function imageProcess(
   const args = [...entrypoint, ...cmd];
   if (args.length === 0) {
     throw new TinycError(
-      `run ${image}: no command specified (the image has no Entrypoint or Cmd)`,
+      flags.entrypoint !== undefined
+        ? `run ${image}: no command specified (--entrypoint also drops the image's Cmd; give a command after the image)`
+        : `run ${image}: no command specified (the image has no Entrypoint or Cmd)`,
     );
   }
   const workdir = flags.workdir ?? (c.WorkingDir || "/");

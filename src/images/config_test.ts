@@ -49,7 +49,16 @@ Deno.test("config: docker's override rules", () => {
   assert.equal(o.user, "0");
   assert.throws(
     () => imageProcess({}, { command: [] }, "img"),
-    /no command specified/,
+    /no command specified \(the image has no Entrypoint or Cmd\)/,
+  );
+  // --entrypoint '' drops the Cmd too (docker's rule): said so.
+  assert.throws(
+    () =>
+      imageProcess({ config: { Cmd: ["x"] } }, {
+        command: [],
+        entrypoint: "",
+      }, "img"),
+    /no command specified \(--entrypoint also drops the image's Cmd/,
   );
   assert.equal(
     imageProcess({ config: { Cmd: ["x"] } }, { command: [] }, "i").workdir,

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { pullImage } from "./pull.ts";
 import { Store } from "./store.ts";
 import { buildTar } from "./tar.ts";
-import { sha256 } from "./registry.ts";
+import { fetchError, sha256 } from "./registry.ts";
 import { Progress } from "./progress.ts";
 import { MEDIA } from "./manifest.ts";
 
@@ -266,4 +266,20 @@ Deno.test("pull: two pulls of one image at once both succeed, one layer dir", as
     await fake.close();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("fetchError: the cause at the end of the chain, without Deno's suffix", () => {
+  const err = new TypeError(
+    "error sending request for url (http://127.0.0.1:5099/v2/): client error (Connect): tcp connect error: Connection refused (os error 111)",
+  );
+  assert.equal(fetchError(err), "connection refused");
+  assert.equal(
+    fetchError(
+      new TypeError(
+        "error sending request for url (https://x.invalid/v2/): client error (Connect): dns error: failed to lookup address information: Name or service not known",
+      ),
+    ),
+    "name or service not known",
+  );
+  assert.equal(fetchError("odd"), "odd");
 });

@@ -74,13 +74,17 @@ export async function readBounded(
   return out;
 }
 
-/** The useful part of a fetch error: "dns error: ...", "Connection refused". */
+/**
+ * The cause at the end of a fetch error's chain ("error sending request for
+ * url (...): client error (Connect): tcp connect error: Connection refused
+ * (os error 111)" -> "connection refused").
+ */
 export function fetchError(e: unknown): string {
   const err = e as Error & { cause?: Error };
   const text = (err.cause?.message ?? err.message ?? String(e)).split("\n")[0];
-  // "error sending request for url (...): client error (Connect): X" -> X
-  const parts = text.split(/: (?=[a-z]+ error|Connection|tcp|dns)/i);
-  return parts.length > 1 ? parts.slice(1).join(": ") : text;
+  const last = text.split(": ").at(-1)!.replace(/ \(os error \d+\)$/, "")
+    .trim();
+  return last ? last.charAt(0).toLowerCase() + last.slice(1) : text;
 }
 
 /** Talks to one repository of one registry. */

@@ -14,7 +14,7 @@
  */
 
 import { lazyImport } from "../lazy.ts";
-import { oneLine, TinycError } from "../errors.ts";
+import { oneLine, osReason, TinycError } from "../errors.ts";
 import { StateStore } from "../engine/state.ts";
 import * as posix from "../posix_path.ts";
 
@@ -476,11 +476,15 @@ async function dispatch(
       } catch (e) {
         if (e instanceof TinycError) throw e;
       }
-      Deno.writeTextFileSync(
-        file,
-        JSON.stringify(defaultConfig(p.flags.rootless === true), null, "\t") +
-          "\n",
-      );
+      try {
+        Deno.writeTextFileSync(
+          file,
+          JSON.stringify(defaultConfig(p.flags.rootless === true), null, "\t") +
+            "\n",
+        );
+      } catch (e) {
+        throw new TinycError(`spec: ${file}: ${osReason(e)}`);
+      }
       return 0;
     }
     default:
