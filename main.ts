@@ -19,10 +19,10 @@ Commands:
       -d [--name N] [--rm] [--restart P]        ... detached: prints its id, returns
   pull NAME[:TAG|@DIGEST]                       pull an image from a registry
   load [-i FILE]                                load a docker-archive or OCI archive/layout
-  images                                        list images
-  rmi IMAGE...                                  remove images
+  images [-q] [--no-trunc]                      list images
+  rmi [-f] IMAGE...                             remove images
   image inspect IMAGE...                        show images as JSON
-  ps [-a] [-q]                                  list detached containers
+  ps [-a] [-q] [--no-trunc]                     list detached containers
   logs [-f] [--tail N] [-t] CONTAINER           a detached container's output
   exec [-it] [-e] [-w] [-u] CONTAINER CMD...    run a command in a running container
   stop [-t SECONDS] CONTAINER...                SIGTERM, SIGKILL after the grace period
