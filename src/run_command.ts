@@ -19,7 +19,12 @@ import type { Device, Spec } from "./spec.ts";
 import type { ContainerNetwork } from "./network/mod.ts";
 import { withRoot } from "./linux/in_root.ts";
 import { reachableWarning } from "./rootfs/guard.ts";
-import { trackMountPoints } from "./rootfs/mount_points.ts";
+import {
+  mountPointRecordsDir,
+  reclaimStaleMountPoints,
+  trackMountPoints,
+} from "./rootfs/mount_points.ts";
+import { ensureStateDir, stateBase } from "./detached/record.ts";
 import { hostCapabilities } from "./security/capabilities.ts";
 import { resolveUser } from "./security/user.ts";
 import { trace } from "./trace.ts";
@@ -166,7 +171,7 @@ async function prepareAndRunOn(
     trackMountPoints(rootPath, {
       mounts: cfg.spec.mounts,
       cwd: cfg.spec.process.cwd,
-    })
+    }, recordsDir())
   );
   // What the config does not depend on runs after it is sent, while the
   // init builds the filesystem: the cgroup (unless the CLI started it
@@ -177,6 +182,11 @@ async function prepareAndRunOn(
   if (Deno.uid() === 0 && opts.network.mode !== "bridge") {
     setupBeforeExec.push(() => reclaimStaleNetworkState());
   }
+  // Mount points that killed runs left in their rootfs (see trackMountPoints).
+  setupBeforeExec.push(() => {
+    const dir = recordsDir();
+    if (dir) reclaimStaleMountPoints(dir);
+  });
   // (Detached runs, with hooks: `run -d` warned on the user's terminal.)
   if (!image && !hooks) {
     setupBeforeExec.push(() => {
@@ -435,4 +445,19 @@ export function resolveRootfs(root: string): string {
     );
   }
   return real;
+}
+
+/**
+ * Where this user's runs note the mount points they make (under the state
+ * directory of detached containers), or undefined when it cannot be made:
+ * then a killed run's mount points stay, as they did before records.
+ */
+function recordsDir(): string | undefined {
+  try {
+    const base = stateBase();
+    ensureStateDir(base);
+    return mountPointRecordsDir(base);
+  } catch {
+    return undefined;
+  }
 }

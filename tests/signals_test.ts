@@ -9,9 +9,11 @@ import { cgroupsOf } from "./leftovers.ts";
 import {
   busyboxRoot,
   pidsWithCmdline,
+  readUntil,
   sh,
   skipUnlessRoot,
   startSh,
+  tinycSpawn,
   waitFor,
 } from "./helpers.ts";
 
@@ -91,4 +93,46 @@ Deno.test({
   assert.equal(out.code, 125);
   assert.deepEqual(pidsWithCmdline(`sleep ${marker}`), []);
   assert.deepEqual(await cgroupsOf(child.pid), []);
+});
+
+Deno.test({
+  name:
+    "a SIGKILLed tinyc's mount points (-w, -v) leave the rootfs at the next run",
+  ignore,
+}, async () => {
+  const top = await Deno.makeTempDir({ prefix: "tinyc-kill-mp-" });
+  try {
+    const root = `${top}/root`;
+    const cp = await new Deno.Command("cp", {
+      args: ["-a", await busyboxRoot(), root],
+    }).output();
+    assert.equal(cp.code, 0);
+    await Deno.mkdir(`${top}/vol`);
+    const child = tinycSpawn([
+      "run",
+      "--root",
+      root,
+      "-w",
+      "/kw/deep",
+      "-v",
+      `${top}/vol:/kv`,
+      "--",
+      "/bin/sh",
+      "-c",
+      "echo ready; exec sleep 1000",
+    ]);
+    await readUntil(child.stdout, /ready/);
+    assert.ok(Deno.statSync(`${root}/kw/deep`).isDirectory);
+    child.kill("SIGKILL");
+    await child.status;
+    await child.stderr.cancel();
+    // PDEATHSIG takes the container; then any run finishes the cleanup.
+    await waitFor(() => pidsWithCmdline("sleep 1000").length === 0, 5000);
+    assert.equal((await sh("true")).code, 0);
+    for (const p of ["kw", "kv"]) {
+      assert.throws(() => Deno.lstatSync(`${root}/${p}`), `${p} is left`);
+    }
+  } finally {
+    await Deno.remove(top, { recursive: true });
+  }
 });

@@ -12,12 +12,15 @@
  * Several containers may share a rootfs: each holds a shared `flock` on it
  * for its lifetime, and only the last one out (the one that can take the
  * lock exclusively) removes anything, so no mount point of a running
- * container is ever taken away.
+ * container is ever taken away. What a run could not remove (it was killed,
+ * or others still held the rootfs) is noted in a record that a later run
+ * acts on.
  *
  * @module
  */
 
 import { type InRoot, lockRootShared, withRoot } from "../linux/in_root.ts";
+import { processStartTime } from "../engine/state.ts";
 
 function components(path: string): string[] {
   return path.split("/").filter((c) => c !== "" && c !== ".");
@@ -111,28 +114,153 @@ export interface RunPaths {
  * Before the init makes mount points in rootfs `rootPath`: note what is
  * missing and lock the rootfs shared. Returns the cleanup to run after the
  * container ended.
+ *
+ * With `recordsDir` (see {@link mountPointRecordsDir}), what is missing is
+ * also written down there, under this launcher's pid and start time, until
+ * it is removed: a launcher that is killed, or that ends while another run
+ * still holds the rootfs, leaves the record, and a later run finishes the
+ * job ({@link reclaimStaleMountPoints}).
  */
 export function trackMountPoints(
   rootPath: string,
   run: RunPaths,
+  recordsDir?: string,
 ): () => void {
   const lock = lockRootShared(rootPath);
   let missing: string[];
+  let record: string | undefined;
   try {
     const dests = run.mounts.map((m) => m.destination);
     if (run.cwd && run.cwd !== "/") dests.push(run.cwd);
     missing = withRoot(rootPath, (r) => missingPaths(r, dests));
+    if (recordsDir !== undefined && missing.length > 0) {
+      record = writeRecord(recordsDir, {
+        root: Deno.realPathSync(rootPath),
+        paths: missing,
+        pid: Deno.pid,
+        start: processStartTime(Deno.pid) ?? "",
+      });
+    }
   } catch (e) {
     lock.release();
     throw e;
   }
   return () => {
+    let done = missing.length === 0;
     try {
-      if (missing.length > 0 && lock.tryExclusive()) {
+      if (!done && lock.tryExclusive()) {
         withRoot(rootPath, (r) => removeIfEmpty(r, missing));
+        done = true;
       }
     } finally {
       lock.release();
+      if (record !== undefined && done) removeQuietly(record);
     }
   };
+}
+
+/** A note of the mount points one run made (see {@link trackMountPoints}). */
+interface MountPointRecord {
+  /** The rootfs, a real path. */
+  root: string;
+  /** Container paths, as {@link missingPaths} gives them. */
+  paths: string[];
+  /** The launcher: pid and /proc start time. */
+  pid: number;
+  start: string;
+}
+
+/** Where runs of this user note their mount points: `STATE/mountpoints`. */
+export function mountPointRecordsDir(stateBase: string): string {
+  return `${stateBase}/mountpoints`;
+}
+
+function writeRecord(dir: string, rec: MountPointRecord): string {
+  Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const path = `${dir}/${rec.pid}-${rec.start}.json`;
+  const tmp = `${path}.tmp`;
+  Deno.writeTextFileSync(tmp, JSON.stringify(rec), { mode: 0o600 });
+  Deno.renameSync(tmp, path);
+  return path;
+}
+
+/** Largest record read back (a long list of paths still fits). */
+const MAX_RECORD_BYTES = 1 << 20;
+
+function readRecord(path: string): MountPointRecord | null {
+  try {
+    const f = Deno.openSync(path);
+    try {
+      const buf = new Uint8Array(MAX_RECORD_BYTES + 1);
+      let n = 0;
+      for (;;) {
+        const r = f.readSync(buf.subarray(n));
+        if (r === null || r === 0) break;
+        n += r;
+        if (n > MAX_RECORD_BYTES) return null;
+      }
+      const rec = JSON.parse(new TextDecoder().decode(buf.subarray(0, n)));
+      const ok = typeof rec?.root === "string" && rec.root.startsWith("/") &&
+        Array.isArray(rec.paths) &&
+        rec.paths.every((p: unknown) =>
+          typeof p === "string" && p.startsWith("/")
+        ) &&
+        Number.isInteger(rec.pid) && typeof rec.start === "string";
+      return ok ? rec : null;
+    } finally {
+      f.close();
+    }
+  } catch {
+    return null;
+  }
+}
+
+function removeQuietly(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch {
+    // gone already
+  }
+}
+
+/**
+ * Finish what runs that ended without cleaning up left in `dir`: for each
+ * record whose launcher is gone, remove its mount points that are still
+ * empty, once no run holds that rootfs; then the record. A record whose
+ * rootfs is gone, or that cannot be read, is dropped. Best effort.
+ */
+export function reclaimStaleMountPoints(dir: string): void {
+  let names: string[];
+  try {
+    names = [...Deno.readDirSync(dir)]
+      .filter((e) => e.isFile && e.name.endsWith(".json"))
+      .map((e) => e.name);
+  } catch {
+    return; // no records yet
+  }
+  for (const name of names) {
+    const path = `${dir}/${name}`;
+    const rec = readRecord(path);
+    if (rec === null) {
+      removeQuietly(path);
+      continue;
+    }
+    if (processStartTime(rec.pid) === rec.start) continue; // its run goes on
+    let lock;
+    try {
+      lock = lockRootShared(rec.root);
+    } catch {
+      removeQuietly(path); // the rootfs is gone
+      continue;
+    }
+    try {
+      if (!lock.tryExclusive()) continue; // in use: a later run
+      withRoot(rec.root, (r) => removeIfEmpty(r, rec.paths));
+      removeQuietly(path);
+    } catch {
+      // kept for a later run
+    } finally {
+      lock.release();
+    }
+  }
 }

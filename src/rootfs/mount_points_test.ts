@@ -2,10 +2,12 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   missingPaths,
+  reclaimStaleMountPoints,
   removeIfEmpty,
   trackMountPoints,
 } from "./mount_points.ts";
-import { withRoot } from "../linux/in_root.ts";
+import { lockRootShared, withRoot } from "../linux/in_root.ts";
+import { processStartTime } from "../engine/state.ts";
 
 async function withTemp(fn: (dir: string) => void) {
   const dir = await Deno.makeTempDir({ prefix: "tinyc_mp_" });
@@ -117,5 +119,68 @@ Deno.test("trackMountPoints: only the last run on a rootfs removes", async () =>
     assert.ok(Deno.statSync(join(dir, "vol")).isDirectory);
     second();
     assert.deepEqual([...Deno.readDirSync(dir)], []);
+  });
+});
+
+Deno.test("trackMountPoints: a record while the run lasts, kept when others hold the rootfs", async () => {
+  await withTemp((dir) => {
+    const root = join(dir, "root");
+    const records = join(dir, "records");
+    Deno.mkdirSync(root);
+    const run = { mounts: [{ destination: "/vol" }] };
+    const done = trackMountPoints(root, run, records);
+    const [name] = [...Deno.readDirSync(records)].map((e) => e.name);
+    assert.equal(name, `${Deno.pid}-${processStartTime(Deno.pid)}.json`);
+    const rec = JSON.parse(Deno.readTextFileSync(join(records, name)));
+    assert.deepEqual(rec.paths, ["/vol"]);
+    assert.equal(rec.root, Deno.realPathSync(root));
+    Deno.mkdirSync(join(root, "vol"));
+    done();
+    assert.deepEqual([...Deno.readDirSync(records)], []);
+    assert.deepEqual([...Deno.readDirSync(root)], []);
+    // Another run holds the rootfs: nothing removed, the record stays.
+    const other = lockRootShared(root);
+    const again = trackMountPoints(root, run, records);
+    Deno.mkdirSync(join(root, "vol"));
+    again();
+    other.release();
+    assert.ok(Deno.statSync(join(root, "vol")).isDirectory);
+    assert.equal([...Deno.readDirSync(records)].length, 1);
+  });
+});
+
+Deno.test("reclaimStaleMountPoints: a gone run's empty mount points, once the rootfs is free", async () => {
+  await withTemp((dir) => {
+    const root = join(dir, "root");
+    const records = join(dir, "records");
+    Deno.mkdirSync(join(root, "kv"), { recursive: true });
+    Deno.mkdirSync(join(root, "kw/deep"), { recursive: true });
+    Deno.mkdirSync(join(root, "kept"));
+    Deno.writeTextFileSync(join(root, "kept/data"), "x");
+    Deno.mkdirSync(records);
+    const write = (name: string, rec: unknown) =>
+      Deno.writeTextFileSync(join(records, name), JSON.stringify(rec));
+    const paths = ["/kw", "/kw/deep", "/kept"];
+    // No such process: its run is over.
+    write("dead.json", { root, paths, pid: 999999999, start: "1" });
+    // This process: its run goes on.
+    const me = { pid: Deno.pid, start: processStartTime(Deno.pid) };
+    write("alive.json", { root, paths: ["/kv"], ...me });
+    write("junk.json", { root: "relative", paths: [], pid: 1, start: "" });
+    write("noroot.json", { ...me, root: join(dir, "gone"), pid: 999999999 });
+    // While another run holds the rootfs, nothing is touched.
+    const other = lockRootShared(root);
+    reclaimStaleMountPoints(records);
+    other.release();
+    assert.ok(Deno.statSync(join(root, "kw/deep")).isDirectory);
+    const left = () => [...Deno.readDirSync(records)].map((e) => e.name).sort();
+    assert.deepEqual(left(), ["alive.json", "dead.json"]);
+    reclaimStaleMountPoints(records);
+    assert.deepEqual(left(), ["alive.json"]);
+    assert.deepEqual(
+      [...Deno.readDirSync(root)].map((e) => e.name).sort(),
+      ["kept", "kv"], // kept: not empty; kv: the living run's record
+    );
+    reclaimStaleMountPoints(join(dir, "none")); // no records yet: nothing to do
   });
 });
