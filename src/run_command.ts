@@ -171,7 +171,7 @@ async function prepareAndRunOn(
     trackMountPoints(rootPath, {
       mounts: cfg.spec.mounts,
       cwd: cfg.spec.process.cwd,
-    }, recordsDir())
+    }, recordsDir)
   );
   // What the config does not depend on runs after it is sent, while the
   // init builds the filesystem: the cgroup (unless the CLI started it

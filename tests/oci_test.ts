@@ -361,25 +361,19 @@ Deno.test({
       b.id,
     ]);
     assert.equal(u.code, 0, u.stderr);
-    const limit = await oci(b.state, [
-      "exec",
-      b.id,
-      "/bin/sh",
-      "-c",
-      "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max",
-    ]);
-    assert.equal(limit.stdout, `${32 << 20}\n`);
+    const limit = async () =>
+      (await oci(b.state, [
+        "exec",
+        b.id,
+        "/bin/sh",
+        "-c",
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max",
+      ])).stdout;
+    assert.equal(await limit(), `${32 << 20}\n`);
     // Sizes as runc takes them; junk is one line naming the flag.
     const m = await oci(b.state, ["update", "--memory", "48m", b.id]);
     assert.equal(m.code, 0, m.stderr);
-    const again = await oci(b.state, [
-      "exec",
-      b.id,
-      "/bin/sh",
-      "-c",
-      "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max",
-    ]);
-    assert.equal(again.stdout, `${48 << 20}\n`);
+    assert.equal(await limit(), `${48 << 20}\n`);
     const bad = await oci(b.state, ["update", "--memory", "lots", b.id]);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /^tinyc-oci: update --memory lots: invalid size/);

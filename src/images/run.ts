@@ -68,14 +68,9 @@ export async function prepareImageRun(
   const layers = [...record.layers].reverse().map((l) => store.layerPath(l));
   // A detached container's short id, as `tinyc ps` shows it (and rmi
   // names it); a random one for an attached run, or when that is taken.
-  let id = containerId?.slice(0, 12);
-  if (
-    !id || !/^[0-9a-f]{12}$/.test(id) ||
-    exists(`${store.root}/containers/${id}`)
-  ) {
-    id = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
-  }
-  const dir = `${store.root}/containers/${id}`;
+  const wanted = /^[0-9a-f]{12}/.exec(containerId ?? "")?.[0];
+  const randomId = () => crypto.randomUUID().replaceAll("-", "").slice(0, 12);
+  let dir = `${store.root}/containers/${wanted ?? randomId()}`;
   const rec = record;
   // Under the gc lock: rmi sees this container before it collects layers.
   await store.withLock("gc", "shared", () => {
@@ -86,7 +81,13 @@ export async function prepareImageRun(
         );
       }
     }
-    Deno.mkdirSync(dir, { mode: 0o700 });
+    try {
+      Deno.mkdirSync(dir, { mode: 0o700 });
+    } catch (e) {
+      if (!wanted || !(e instanceof Deno.errors.AlreadyExists)) throw e;
+      dir = `${store.root}/containers/${randomId()}`;
+      Deno.mkdirSync(dir, { mode: 0o700 });
+    }
     Deno.writeTextFileSync(
       `${dir}/owner.json`,
       JSON.stringify({
@@ -205,13 +206,4 @@ export function readFromLayers(
     if (found !== undefined) return found;
   }
   return null;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

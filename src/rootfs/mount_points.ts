@@ -115,8 +115,8 @@ export interface RunPaths {
  * missing and lock the rootfs shared. Returns the cleanup to run after the
  * container ended.
  *
- * With `recordsDir` (see {@link mountPointRecordsDir}), what is missing is
- * also written down there, under this launcher's pid and start time, until
+ * With `recordsDir` (giving {@link mountPointRecordsDir}'s directory, asked
+ * only when something is missing), what is missing is also written down there, under this launcher's pid and start time, until
  * it is removed: a launcher that is killed, or that ends while another run
  * still holds the rootfs, leaves the record, and a later run finishes the
  * job ({@link reclaimStaleMountPoints}).
@@ -124,7 +124,7 @@ export interface RunPaths {
 export function trackMountPoints(
   rootPath: string,
   run: RunPaths,
-  recordsDir?: string,
+  recordsDir?: () => string | undefined,
 ): () => void {
   const lock = lockRootShared(rootPath);
   let missing: string[];
@@ -133,8 +133,9 @@ export function trackMountPoints(
     const dests = run.mounts.map((m) => m.destination);
     if (run.cwd && run.cwd !== "/") dests.push(run.cwd);
     missing = withRoot(rootPath, (r) => missingPaths(r, dests));
-    if (recordsDir !== undefined && missing.length > 0) {
-      record = writeRecord(recordsDir, {
+    const dir = missing.length > 0 ? recordsDir?.() : undefined;
+    if (dir !== undefined) {
+      record = writeRecord(dir, {
         root: Deno.realPathSync(rootPath),
         paths: missing,
         pid: Deno.pid,
@@ -187,31 +188,22 @@ function writeRecord(dir: string, rec: MountPointRecord): string {
 /** Largest record read back (a long list of paths still fits). */
 const MAX_RECORD_BYTES = 1 << 20;
 
-function readRecord(path: string): MountPointRecord | null {
+function readRecord(dir: string, name: string): MountPointRecord | null {
   try {
-    const f = Deno.openSync(path);
-    try {
-      const buf = new Uint8Array(MAX_RECORD_BYTES + 1);
-      let n = 0;
-      for (;;) {
-        const r = f.readSync(buf.subarray(n));
-        if (r === null || r === 0) break;
-        n += r;
-        if (n > MAX_RECORD_BYTES) return null;
-      }
-      const rec = JSON.parse(new TextDecoder().decode(buf.subarray(0, n)));
-      const ok = typeof rec?.root === "string" && rec.root.startsWith("/") &&
-        Array.isArray(rec.paths) &&
-        rec.paths.every((p: unknown) =>
-          typeof p === "string" && p.startsWith("/")
-        ) &&
-        Number.isInteger(rec.pid) && typeof rec.start === "string";
-      return ok ? rec : null;
-    } finally {
-      f.close();
-    }
+    const text = withRoot(
+      dir,
+      (r) => r.readTextBounded(name, MAX_RECORD_BYTES),
+    );
+    const rec = JSON.parse(text ?? "null");
+    const ok = typeof rec?.root === "string" && rec.root.startsWith("/") &&
+      Array.isArray(rec.paths) &&
+      rec.paths.every((p: unknown) =>
+        typeof p === "string" && p.startsWith("/")
+      ) &&
+      Number.isInteger(rec.pid) && typeof rec.start === "string";
+    return ok ? rec : null;
   } catch {
-    return null;
+    return null; // too large, not a file, not JSON
   }
 }
 
@@ -240,7 +232,7 @@ export function reclaimStaleMountPoints(dir: string): void {
   }
   for (const name of names) {
     const path = `${dir}/${name}`;
-    const rec = readRecord(path);
+    const rec = readRecord(dir, name);
     if (rec === null) {
       removeQuietly(path);
       continue;

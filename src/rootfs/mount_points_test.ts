@@ -128,7 +128,7 @@ Deno.test("trackMountPoints: a record while the run lasts, kept when others hold
     const records = join(dir, "records");
     Deno.mkdirSync(root);
     const run = { mounts: [{ destination: "/vol" }] };
-    const done = trackMountPoints(root, run, records);
+    const done = trackMountPoints(root, run, () => records);
     const [name] = [...Deno.readDirSync(records)].map((e) => e.name);
     assert.equal(name, `${Deno.pid}-${processStartTime(Deno.pid)}.json`);
     const rec = JSON.parse(Deno.readTextFileSync(join(records, name)));
@@ -140,7 +140,7 @@ Deno.test("trackMountPoints: a record while the run lasts, kept when others hold
     assert.deepEqual([...Deno.readDirSync(root)], []);
     // Another run holds the rootfs: nothing removed, the record stays.
     const other = lockRootShared(root);
-    const again = trackMountPoints(root, run, records);
+    const again = trackMountPoints(root, run, () => records);
     Deno.mkdirSync(join(root, "vol"));
     again();
     other.release();

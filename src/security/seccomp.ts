@@ -30,7 +30,7 @@
  */
 
 import { TinycError } from "../errors.ts";
-import { runFilter } from "./bpf_interp.ts";
+import { decodeAction, runFilter } from "./bpf_interp.ts";
 import { LinuxSecuritySys, type SecuritySys } from "./security_sys.ts";
 import {
   type ArgWidth,
@@ -140,21 +140,15 @@ export function assertExecAllowed(
   arch: SeccompArch = nativeArch(),
 ): void {
   const { audit, table } = ARCH_INFO[arch];
-  const ret = runFilter(program, { nr: table.execve, arch: audit });
-  const action = ret & 0xffff0000;
-  // SECCOMP_RET_ALLOW, SECCOMP_RET_LOG
-  if (action === 0x7fff0000 || action === 0x7ffc0000) return;
-  const names: Record<number, string> = {
-    0x00050000: `SCMP_ACT_ERRNO(${ret & 0xffff})`,
-    0x80000000: "SCMP_ACT_KILL_PROCESS",
-    0x00000000: "SCMP_ACT_KILL",
-    0x00030000: "SCMP_ACT_TRAP",
-    0x7ff00000: "SCMP_ACT_TRACE",
-    0x7fc00000: "SCMP_ACT_NOTIFY",
-  };
+  const { kind, data } = decodeAction(
+    runFilter(program, { nr: table.execve, arch: audit }),
+  );
+  if (kind === "allow" || kind === "log") return;
+  // The profile's own name for it (kill_process -> SCMP_ACT_KILL_PROCESS).
+  const name = `SCMP_ACT_${kind.toUpperCase()}`.replace("USER_NOTIF", "NOTIFY");
   throw new TinycError(
-    `seccomp profile: execve gets ${
-      names[action >>> 0] ?? `action 0x${(ret >>> 0).toString(16)}`
+    `seccomp profile: execve gets ${name}${
+      kind === "errno" ? `(${data})` : ""
     }, so no command can start; allow execve`,
   );
 }
